@@ -1,0 +1,17 @@
+"""Datasets on disk: discovery of image folders, the built-in synthetic dataset.
+
+Nothing here imports TensorFlow; the tf.data input pipeline lives in
+``alexedge.train.input_pipeline``.
+"""
+
+from alexedge.data.dataset import ImageDataset, Sample, load_dataset
+from alexedge.data.files import IMAGE_SUFFIXES, is_image_file, list_images
+
+__all__ = [
+    "IMAGE_SUFFIXES",
+    "ImageDataset",
+    "Sample",
+    "is_image_file",
+    "list_images",
+    "load_dataset",
+]

@@ -1,0 +1,1 @@
+"""Training: Keras models (tf_keras), the tf.data input pipeline and the fit loop."""

@@ -1,0 +1,94 @@
+"""Name -> builder registry shared by the CLI, training and reports."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import tf_keras as keras
+
+from alexedge.errors import ModelError
+
+__all__ = ["ModelSpec", "build_model", "get_spec", "list_models", "register_model"]
+
+Builder = Callable[..., keras.Model]
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    name: str
+    builder: Builder
+    default_input_size: int
+    min_input_size: int
+    description: str
+
+
+_REGISTRY: dict[str, ModelSpec] = {}
+
+
+def register_model(
+    name: str, *, default_input_size: int, min_input_size: int, description: str
+) -> Callable[[Builder], Builder]:
+    def decorate(builder: Builder) -> Builder:
+        if name in _REGISTRY:
+            raise ValueError(f"model {name!r} registered twice")
+        _REGISTRY[name] = ModelSpec(name, builder, default_input_size, min_input_size, description)
+        return builder
+
+    return decorate
+
+
+def list_models() -> list[ModelSpec]:
+    return [_REGISTRY[k] for k in sorted(_REGISTRY)]
+
+
+def get_spec(name: str) -> ModelSpec:
+    try:
+        return _REGISTRY[name]
+    except KeyError:
+        known = ", ".join(sorted(_REGISTRY))
+        raise ModelError(f"unknown model {name!r}; known models: {known}") from None
+
+
+def build_model(
+    name: str,
+    num_classes: int,
+    input_size: int | None = None,
+    mean: Sequence[float] | None = None,
+    std: Sequence[float] | None = None,
+    **options: object,
+) -> keras.Model:
+    """Build a registered model that takes raw RGB 0-255 float input and outputs softmax.
+
+    ``mean``/``std`` (per channel, in 0-255 units) become the model's first layer,
+    so exported models need no normalization outside. Defaults are ImageNet's.
+    """
+    spec = get_spec(name)
+    size = input_size or spec.default_input_size
+    if size < spec.min_input_size:
+        raise ModelError(
+            f"{name} needs input of at least {spec.min_input_size}x{spec.min_input_size}, "
+            f"got {size}x{size}"
+        )
+    if num_classes < 2:
+        raise ModelError(f"a classifier needs at least 2 classes, got {num_classes}")
+    inputs = keras.Input((size, size, 3), name="image")
+    x = normalization_layer(mean, std)(inputs)
+    return spec.builder(inputs, x, num_classes=num_classes, **options)
+
+
+IMAGENET_MEAN = (123.675, 116.28, 103.53)
+IMAGENET_STD = (58.395, 57.12, 57.375)
+
+
+def normalization_layer(
+    mean: Sequence[float] | None, std: Sequence[float] | None
+) -> keras.layers.Layer:
+    mean_arr = np.asarray(mean if mean is not None else IMAGENET_MEAN, dtype=np.float32)
+    std_arr = np.asarray(std if std is not None else IMAGENET_STD, dtype=np.float32)
+    if mean_arr.shape != (3,) or std_arr.shape != (3,) or np.any(std_arr <= 0):
+        raise ModelError(f"mean/std must be 3 positive per-channel values, got {mean}, {std}")
+    return keras.layers.Normalization(
+        mean=mean_arr.tolist(), variance=(std_arr**2).tolist(), name="normalize"
+    )
