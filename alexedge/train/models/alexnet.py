@@ -1,28 +1,201 @@
 """AlexNet family (Krizhevsky, Sutskever & Hinton, 2012).
 
-Layer names follow the paper (conv1..conv5, fc6..fc8) so checkpoints, reports and
-saliency maps can refer to them.
+``alexnet`` is the paper's ImageNet network; ``alexnet-reduced`` keeps its layout with batch
+norm and a width multiplier for small 20-class subsets. Layer names follow the paper
+(conv1..conv5, fc6..fc8) so checkpoints, reports and saliency maps can refer to them.
 """
 
 from __future__ import annotations
 
+from typing import Any
+
+import tensorflow as tf
 import tf_keras as keras
 
+from alexedge.errors import ModelError
+from alexedge.train.models.layers import ChannelSlice, LocalResponseNorm, classifier_head
 from alexedge.train.models.registry import register_model
 
-__all__ = ["alexnet_reduced"]
+__all__ = ["ALEXNET_MIN_INPUT", "alexnet", "alexnet_reduced"]
 
 _L = keras.layers
 
+# Output channels of conv1..conv5 (sec. 3.5, fig. 2).
+_PAPER_CHANNELS = (96, 256, 384, 384, 256)
 
-def _conv_bn(x, filters: int, kernel: int, stride: int, name: str):
+# conv1 is 11x11 stride 4 without padding, then three 3/2 pools: 227 -> 55 -> 27 -> 13 -> 6.
+# (Sec. 3.5 says 224, which cannot give fig. 2's 55x55 maps; 227 does.) The smallest input
+# whose pool5 map is still 1x1: pool5 needs 3, pool2 needs 7, pool1 needs 15, so conv1
+# needs 4 * (15 - 1) + 11 = 67.
+ALEXNET_MIN_INPUT = 67
+
+Tensor = tf.Tensor
+
+
+def _pool(x: Tensor, name: str) -> Tensor:
+    # Overlapping pooling, paper sec. 3.4: window 3, stride 2.
+    return _L.MaxPool2D(3, strides=2, name=name)(x)
+
+
+# --- alexnet: the paper's network ---------------------------------------------------------
+
+
+def _init_kwargs(init: str, bias_one: bool = False) -> dict[str, Any]:
+    """Sec. 5: weights ~ N(0, 0.01); biases 1 in conv2, conv4, conv5 and the hidden FC
+    layers ("provides the ReLUs with positive inputs"), 0 elsewhere. ``glorot`` keeps the
+    Keras defaults, which start learning without the paper's hand-tuned learning rate."""
+    if init == "glorot":
+        return {}
+    return {
+        "kernel_initializer": keras.initializers.RandomNormal(0.0, 0.01),
+        "bias_initializer": keras.initializers.Constant(1.0 if bias_one else 0.0),
+    }
+
+
+def _conv_block(
+    x: Tensor,
+    filters: int,
+    kernel: int,
+    name: str,
+    *,
+    towers: int = 1,
+    stride: int = 1,
+    padding: str = "same",
+    init: str = "glorot",
+    bias_one: bool = False,
+) -> Tensor:
+    """Convolution + ReLU, optionally split into ``towers`` that see disjoint channels.
+
+    Sec. 3.2: the net was spread over two GPUs that "communicate only in certain layers";
+    conv2, conv4 and conv5 kernels see only the maps on their own GPU, i.e. a grouped
+    convolution. Each tower is a plain ``Conv2D`` (``{name}_a``, ``{name}_b``) on a channel
+    slice, concatenated as ``{name}``, rather than ``Conv2D(groups=2)``: every TFLite runtime
+    and delegate has SLICE/CONV_2D/CONCATENATION, while grouped CONV_2D has failed in the
+    GPU delegate and in integer quantization (tensorflow/tensorflow#61321, #40044), and
+    tfmot prunes and quantizes plain ``Conv2D`` layers without custom configs. Either way
+    ``model.get_layer(name).output`` is the block's post-ReLU map.
+    """
+
+    def conv(t: Tensor, units: int, layer_name: str) -> Tensor:
+        return _L.Conv2D(
+            units,
+            kernel,
+            strides=stride,
+            padding=padding,
+            activation="relu",
+            name=layer_name,
+            **_init_kwargs(init, bias_one),
+        )(t)
+
+    if towers == 1:
+        return conv(x, filters, name)
+    step_in, step_out = x.shape[-1] // towers, filters // towers
+    outputs = []
+    for i in range(towers):
+        tower = f"{name}_{chr(ord('a') + i)}"
+        part = ChannelSlice(i * step_in, (i + 1) * step_in, name=f"{tower}_in")(x)
+        outputs.append(conv(part, step_out, tower))
+    return _L.Concatenate(name=name)(outputs)
+
+
+def _fc_block(x: Tensor, units: int, dropout: float, name: str, init: str) -> Tensor:
+    # Sec. 4.2: dropout on the outputs of the two hidden FC layers.
+    x = _L.Dense(units, activation="relu", name=name, **_init_kwargs(init, bias_one=True))(x)
+    if dropout > 0:
+        x = _L.Dropout(dropout, name=f"{name}_dropout")(x)
+    return x
+
+
+def _norm(x: Tensor, name: str, lrn: bool) -> Tensor:
+    # Sec. 3.3: LRN after the ReLU of conv1 and conv2, k=2, n=5, alpha=1e-4, beta=0.75.
+    return LocalResponseNorm(2, 2.0, 1e-4, 0.75, name=name)(x) if lrn else x
+
+
+def _alexnet_channels(width: float, towers: int) -> list[int]:
+    # Every tower gets the same whole number of channels.
+    return [max(towers, round(c * width / towers) * towers) for c in _PAPER_CHANNELS]
+
+
+def _check_alexnet_options(
+    towers: int, width: float, fc_units: int, dropout: float, init: str
+) -> None:
+    problems = []
+    if not (isinstance(towers, int) and 1 <= towers <= 8):
+        problems.append(f"towers must be an integer from 1 to 8 (paper: 2), got {towers!r}")
+    if not 0 < width <= 4:
+        problems.append(f"width must be in (0, 4] (paper: 1.0), got {width}")
+    if fc_units < 1:
+        problems.append(f"fc_units must be positive (paper: 4096), got {fc_units}")
+    if not 0 <= dropout < 1:
+        problems.append(f"dropout must be in [0, 1) (paper: 0.5), got {dropout}")
+    if init not in ("glorot", "paper"):
+        problems.append(f"init must be 'glorot' or 'paper', got {init!r}")
+    if problems:
+        raise ModelError("alexnet: " + "; ".join(problems))
+
+
+@register_model(
+    "alexnet",
+    default_input_size=227,
+    min_input_size=ALEXNET_MIN_INPUT,
+    default_num_classes=1000,
+    description="Krizhevsky et al. 2012: LRN, two-tower conv2/4/5, two 4096-unit FC layers",
+    tiny_options={"width": 1 / 16, "fc_units": 16},
+)
+def alexnet(
+    inputs: keras.Input,
+    x: Tensor,
+    *,
+    num_classes: int,
+    towers: int = 2,
+    width: float = 1.0,
+    fc_units: int = 4096,
+    dropout: float = 0.5,
+    lrn: bool = True,
+    init: str = "glorot",
+) -> keras.Model:
+    """The ImageNet network of sec. 3 (fig. 2): 60,965,224 parameters at 1000 classes.
+
+    Args:
+        towers: 2 reproduces the two-GPU grouped conv2/conv4/conv5; 1 connects every
+            kernel to all input maps (62,378,344 parameters).
+        width: multiplier on the conv channels (``1/16`` with ``fc_units=16`` is the
+            tiny test variant).
+        fc_units: width of fc6 and fc7.
+        dropout: rate after fc6 and fc7 (sec. 4.2).
+        lrn: ``False`` drops both LRN layers: later work found them of no benefit
+            (Simonyan & Zisserman 2015, sec. 4.1) and TFLite has no integer LRN kernel,
+            so only this variant quantizes to int8 end to end.
+        init: ``glorot`` (Keras default) or ``paper`` (sec. 5).
+    """
+    _check_alexnet_options(towers, width, fc_units, dropout, init)
+    c = _alexnet_channels(width, towers)
+    # conv1's two GPU halves both see the whole image, so they are one ordinary conv;
+    # so is conv3, which sec. 3.5 connects to all of conv2's maps.
+    x = _conv_block(x, c[0], 11, "conv1", stride=4, padding="valid", init=init)
+    x = _pool(_norm(x, "norm1", lrn), "pool1")
+    x = _conv_block(x, c[1], 5, "conv2", towers=towers, init=init, bias_one=True)
+    x = _pool(_norm(x, "norm2", lrn), "pool2")
+    x = _conv_block(x, c[2], 3, "conv3", init=init)
+    x = _conv_block(x, c[3], 3, "conv4", towers=towers, init=init, bias_one=True)
+    x = _conv_block(x, c[4], 3, "conv5", towers=towers, init=init, bias_one=True)
+    x = _L.Flatten(name="flatten")(_pool(x, "pool5"))
+    x = _fc_block(x, fc_units, dropout, "fc6", init)
+    x = _fc_block(x, fc_units, dropout, "fc7", init)
+    return classifier_head(inputs, x, num_classes, "alexnet", **_init_kwargs(init))
+
+
+# --- alexnet-reduced: the same layout for small images and 20-class subsets ----------------
+
+
+def _conv_bn(x: Tensor, filters: int, kernel: int, stride: int, name: str) -> Tensor:
     # BN replaces LRN (Ioffe & Szegedy 2015); the conv bias is redundant before BN.
     x = _L.Conv2D(filters, kernel, strides=stride, padding="same", use_bias=False, name=name)(x)
     x = _L.BatchNormalization(name=f"{name}_bn")(x)
     return _L.ReLU(name=f"{name}_relu")(x)
 
 
-def _dense_bn(x, units: int, dropout: float, name: str):
+def _dense_bn(x: Tensor, units: int, dropout: float, name: str) -> Tensor:
     if dropout > 0:
         x = _L.Dropout(dropout, name=f"{name}_dropout")(x)
     x = _L.Dense(units, use_bias=False, name=name)(x)
@@ -40,20 +213,16 @@ def _stem_for(input_size: int) -> tuple[int, int]:
     return 3, 1
 
 
-def _pool(x, name: str):
-    # Overlapping pooling, paper sec. 3.4: window 3, stride 2.
-    return _L.MaxPool2D(3, strides=2, name=name)(x)
-
-
 @register_model(
     "alexnet-reduced",
     default_input_size=64,
     min_input_size=32,
     description="AlexNet layout with batch norm, width multiplier and small FC (20-class subsets)",
+    tiny_options={"width": 1 / 16, "fc_units": 16},
 )
 def alexnet_reduced(
-    inputs,
-    x,
+    inputs: keras.Input,
+    x: Tensor,
     *,
     num_classes: int,
     width: float = 0.5,
@@ -62,7 +231,7 @@ def alexnet_reduced(
 ) -> keras.Model:
     """Five conv + three FC layers as in the paper, batch norm after each, no LRN."""
     kernel, stride = _stem_for(inputs.shape[1])
-    widths = [max(8, round(c * width)) for c in (96, 256, 384, 384, 256)]
+    widths = [max(8, round(c * width)) for c in _PAPER_CHANNELS]
     x = _conv_bn(x, widths[0], kernel, stride, "conv1")
     x = _pool(x, "pool1")
     x = _conv_bn(x, widths[1], 5, 1, "conv2")
@@ -74,6 +243,4 @@ def alexnet_reduced(
     x = _L.Flatten(name="flatten")(x)
     x = _dense_bn(x, fc_units, dropout, "fc6")
     x = _dense_bn(x, fc_units, dropout, "fc7")
-    logits = _L.Dense(num_classes, name="fc8")(x)
-    probs = _L.Softmax(name="probs", dtype="float32")(logits)
-    return keras.Model(inputs, probs, name="alexnet_reduced")
+    return classifier_head(inputs, x, num_classes, "alexnet_reduced")

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+import inspect
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 
 import numpy as np
 import tf_keras as keras
@@ -17,23 +18,63 @@ Builder = Callable[..., keras.Model]
 
 @dataclass(frozen=True)
 class ModelSpec:
+    """A registered family: its builder and the sizes the CLI and reports default to.
+
+    ``default_num_classes`` is what ``describe_models`` builds: 1000 for the ImageNet
+    network, 20 for the models meant for the 20-class subsets. ``tiny_options`` shrink the
+    family so tests build its real code path in milliseconds (like timm's test-sized
+    variants), at ``tiny_input_size``.
+    """
+
     name: str
     builder: Builder
     default_input_size: int
     min_input_size: int
     description: str
+    default_num_classes: int = 20
+    tiny_options: Mapping[str, object] = field(default_factory=dict, hash=False)
+
+    @property
+    def tiny_input_size(self) -> int:
+        """32x32 where the architecture allows it, else the smallest valid input."""
+        return max(32, self.min_input_size)
+
+    def options(self) -> list[str]:
+        """Names of the keyword options the builder accepts besides ``num_classes``."""
+        params = inspect.signature(self.builder).parameters.values()
+        return [p.name for p in params if p.kind is p.KEYWORD_ONLY and p.name != "num_classes"]
 
 
 _REGISTRY: dict[str, ModelSpec] = {}
 
 
 def register_model(
-    name: str, *, default_input_size: int, min_input_size: int, description: str
+    name: str,
+    *,
+    default_input_size: int,
+    min_input_size: int,
+    description: str,
+    default_num_classes: int = 20,
+    tiny_options: Mapping[str, object] | None = None,
 ) -> Callable[[Builder], Builder]:
+    """Decorator registering ``builder(inputs, x, *, num_classes, **options) -> Model``.
+
+    ``x`` is ``inputs`` after the normalization layer; builders must end in the shared
+    ``classifier_head`` (logits ``fc8``, float32 softmax ``probs``).
+    """
+
     def decorate(builder: Builder) -> Builder:
         if name in _REGISTRY:
             raise ValueError(f"model {name!r} registered twice")
-        _REGISTRY[name] = ModelSpec(name, builder, default_input_size, min_input_size, description)
+        _REGISTRY[name] = ModelSpec(
+            name=name,
+            builder=builder,
+            default_input_size=default_input_size,
+            min_input_size=min_input_size,
+            description=description,
+            default_num_classes=default_num_classes,
+            tiny_options=dict(tiny_options or {}),
+        )
         return builder
 
     return decorate
@@ -73,6 +114,12 @@ def build_model(
         )
     if num_classes < 2:
         raise ModelError(f"a classifier needs at least 2 classes, got {num_classes}")
+    unknown = sorted(set(options) - set(spec.options()))
+    if unknown:
+        raise ModelError(
+            f"{name} has no option {', '.join(unknown)}; its options: "
+            f"{', '.join(spec.options()) or 'none'}"
+        )
     inputs = keras.Input((size, size, 3), name="image")
     x = normalization_layer(mean, std)(inputs)
     return spec.builder(inputs, x, num_classes=num_classes, **options)

@@ -1,0 +1,1 @@
+"""Compression as a chain of small steps: wrap -> fine-tune -> strip -> convert -> measure."""

@@ -1,0 +1,73 @@
+"""Post-training quantization with the TFLite converter: one function per model -> bytes.
+
+Calibration images for full-integer quantization must be exactly what the model
+sees at evaluation (``eval_transform`` output, raw 0-255 pixels), otherwise the
+activation ranges are wrong for the phone. Integer models take ``uint8`` input by
+default because MediaPipe Tasks refuses int8 input tensors (shared FINDINGS.md).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import numpy as np
+import tensorflow as tf
+import tf_keras as keras
+
+from alexedge.errors import ConfigError, ModelError
+
+__all__ = ["INTEGER_IO_TYPES", "convert"]
+
+INTEGER_IO_TYPES = {"uint8": tf.uint8, "int8": tf.int8, "float32": tf.float32}
+
+
+def convert(
+    model: keras.Model,
+    mode: str,
+    calibration: np.ndarray | None = None,
+    io_type: str = "uint8",
+) -> bytes:
+    """Convert ``model`` to a TFLite flatbuffer.
+
+    Args:
+        mode: ``float32``, ``dynamic`` (int8 weights, float activations),
+            ``float16`` (half-precision weights) or ``int8`` (full integer).
+        calibration: uint8/float images (N, H, W, 3) for ``int8``'s activation ranges.
+        io_type: input/output tensor type of an ``int8`` model.
+    """
+    converter = tf.lite.TFLiteConverter.from_keras_model(model)
+    if mode == "float32":
+        pass
+    elif mode == "dynamic":
+        converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    elif mode == "float16":
+        converter.optimizations = [tf.lite.Optimize.DEFAULT]
+        converter.target_spec.supported_types = [tf.float16]
+    elif mode == "int8":
+        _configure_full_int8(converter, calibration, io_type)
+    else:
+        raise ConfigError(f"unknown quantization mode {mode!r}")
+    try:
+        return bytes(converter.convert())
+    except Exception as e:
+        raise ModelError(f"TFLite conversion ({mode}) failed: {type(e).__name__}: {e}") from e
+
+
+def _configure_full_int8(
+    converter: tf.lite.TFLiteConverter, calibration: np.ndarray | None, io_type: str
+) -> None:
+    if calibration is None or len(calibration) == 0:
+        raise ConfigError("int8 quantization needs calibration images")
+    if io_type not in INTEGER_IO_TYPES:
+        raise ConfigError(f"unknown I/O type {io_type!r}; choose from {sorted(INTEGER_IO_TYPES)}")
+    images = np.asarray(calibration, np.float32)
+
+    def representative() -> Iterator[list[np.ndarray]]:
+        for image in images:
+            yield [image[None]]
+
+    converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    converter.representative_dataset = representative
+    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+    converter.inference_input_type = INTEGER_IO_TYPES[io_type]
+    converter.inference_output_type = INTEGER_IO_TYPES[io_type]
