@@ -1,0 +1,92 @@
+"""Measure every exported variant the same way, so the report compares like with like.
+
+Accuracy comes from the edge runtime on the validation files (the phone's code
+path, not Keras); size is bytes on disk and after gzip -9 (what a download costs);
+latency is the median single-image invoke time with 1 and 2 threads; agreement is
+the share of validation images whose top-1 matches the Keras model it came from.
+"""
+
+from __future__ import annotations
+
+import gzip
+import statistics
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+from alexedge.compress.tflite_weights import count_weights
+from alexedge.data.dataset import Sample
+from alexedge.edge_runtime import evaluate_tflite
+from alexedge.edge_runtime.interpreter import load_interpreter
+
+__all__ = ["VariantMeasurement", "measure_latency_ms", "measure_variant"]
+
+
+@dataclass(frozen=True)
+class VariantMeasurement:
+    name: str
+    file: str
+    source: str  # which Keras model it was converted from: "float" or "pruned"
+    quantization: str
+    bytes: int
+    gzip_bytes: int
+    weights: int
+    nonzero_weights: int
+    top1: float
+    top5: float
+    keras_top1: float
+    keras_agreement: float
+    latency_ms_1_thread: float
+    latency_ms_2_threads: float
+
+    def to_dict(self) -> dict[str, object]:
+        d = asdict(self)
+        d["megabytes"] = round(self.bytes / 1e6, 4)
+        d["sparsity"] = round(1 - self.nonzero_weights / self.weights, 4) if self.weights else 0.0
+        return d
+
+
+def measure_latency_ms(path: Path, threads: int, runs: int = 30) -> float:
+    """Median wall time of one invoke on a zero image, after a warm-up invoke."""
+    interpreter, _ = load_interpreter(path, threads=threads)
+    detail = interpreter.get_input_details()[0]
+    interpreter.set_tensor(detail["index"], np.zeros(detail["shape"], detail["dtype"]))
+    interpreter.invoke()
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        interpreter.invoke()
+        times.append((time.perf_counter() - start) * 1e3)
+    return statistics.median(times)
+
+
+def measure_variant(
+    name: str,
+    path: Path,
+    source: str,
+    quantization: str,
+    val_samples: list[Sample],
+    keras_predictions: np.ndarray,
+    keras_top1: float,
+) -> VariantMeasurement:
+    data = path.read_bytes()
+    weights = count_weights(data)
+    result = evaluate_tflite(path, val_samples, progress=False)
+    return VariantMeasurement(
+        name=name,
+        file=path.name,
+        source=source,
+        quantization=quantization,
+        bytes=len(data),
+        gzip_bytes=len(gzip.compress(data, compresslevel=9, mtime=0)),
+        weights=weights.total,
+        nonzero_weights=weights.nonzero,
+        top1=result.top1,
+        top5=result.top5,
+        keras_top1=keras_top1,
+        keras_agreement=float(np.mean(result.predictions == keras_predictions)),
+        latency_ms_1_thread=measure_latency_ms(path, threads=1),
+        latency_ms_2_threads=measure_latency_ms(path, threads=2),
+    )
