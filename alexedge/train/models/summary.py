@@ -23,9 +23,10 @@ _L = keras.layers
 @dataclass(frozen=True)
 class ModelStats:
     """``params``: every weight except the input ``Normalization`` layer's mean, variance
-    and count (preprocessing constants, not learned); includes batch-norm moving
-    statistics, which export folds into the convolutions. ``trainable``: weights the
-    optimizer updates. ``macs``: multiply-accumulates for one image."""
+    and count (preprocessing constants, not learned) and tfmot wrappers' masks and
+    quantizer ranges; includes batch-norm moving statistics, which export folds into the
+    convolutions. ``trainable``: weights the optimizer updates. ``macs``:
+    multiply-accumulates for one image."""
 
     params: int
     trainable: int
@@ -57,6 +58,13 @@ def _count(weights: list) -> int:
     return sum(math.prod(w.shape) for w in unique)
 
 
+def _model_weights(layer: keras.layers.Layer) -> list:
+    if isinstance(layer, _L.Normalization):
+        return []
+    # A tfmot wrapper's own variables (pruning masks, quantizer ranges) are bookkeeping.
+    return layer.layer.weights if isinstance(layer, _L.Wrapper) else layer.weights
+
+
 def _layer_macs(layer: keras.layers.Layer) -> int:
     # tfmot's prune/quantize wrappers keep the real layer in ``.layer``, same output shape.
     inner = layer.layer if isinstance(layer, _L.Wrapper) else layer
@@ -64,12 +72,14 @@ def _layer_macs(layer: keras.layers.Layer) -> int:
     if isinstance(inner, _L.SeparableConv2D):
         kernels = inner.depthwise_kernel.shape, inner.pointwise_kernel.shape
         return out_positions * sum(math.prod(k) for k in kernels)
+    if isinstance(inner, _L.DepthwiseConv2D):
+        return out_positions * math.prod(inner.depthwise_kernel.shape)
     if isinstance(inner, (_L.Conv1DTranspose, _L.Conv2DTranspose, _L.Conv3DTranspose)):
         # Each input position scatters the whole kernel.
         return math.prod(layer.input_shape[1:-1]) * math.prod(inner.kernel.shape)
-    if isinstance(inner, (_L.Conv1D, _L.Conv2D, _L.Conv3D, _L.DepthwiseConv2D, _L.Dense)):
+    if isinstance(inner, (_L.Conv1D, _L.Conv2D, _L.Conv3D, _L.Dense)):
         # The kernel holds, per output position, every (input, output) weight pair; for
-        # grouped and depthwise kernels that is already the reduced fan-in.
+        # a grouped kernel that is already the reduced fan-in.
         return out_positions * math.prod(inner.kernel.shape)
     return 0
 
@@ -77,11 +87,8 @@ def _layer_macs(layer: keras.layers.Layer) -> int:
 def model_stats(model: keras.Model) -> ModelStats:
     """Parameters and multiply-accumulates of a built Functional/Sequential model."""
     layers = list(_leaf_layers(model))
-    learned = [
-        w for layer in layers if not isinstance(layer, _L.Normalization) for w in layer.weights
-    ]
     return ModelStats(
-        params=_count(learned),
+        params=_count([w for layer in layers for w in _model_weights(layer)]),
         trainable=_count(model.trainable_weights),
         macs=sum(_layer_macs(layer) for layer in layers),
     )

@@ -1,0 +1,292 @@
+"""Model registry, architectures, parameter/MAC counts, TFLite conversion and saving."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import tensorflow as tf
+import tensorflow_model_optimization as tfmot
+import tf_keras as keras
+from ai_edge_litert.interpreter import Interpreter
+
+from alexedge.errors import ModelError
+from alexedge.train.models import (
+    LocalResponseNorm,
+    build_model,
+    describe_models,
+    get_spec,
+    list_models,
+    model_stats,
+)
+
+# Krizhevsky et al. 2012 at 227x227 and 1000 classes, counted by hand from fig. 2.
+ALEXNET_PARAMS = 60_965_224
+ALEXNET_ONE_TOWER_PARAMS = 62_378_344
+ALEXNET_MACS = 724_406_816
+ALEXNET_ONE_TOWER_MACS = 1_135_256_096
+
+MODEL_NAMES = ["alexnet", "alexnet-reduced", "logreg", "mlp"]
+
+
+@pytest.fixture(autouse=True)
+def _seed() -> None:
+    keras.utils.set_random_seed(0)
+
+
+def _images(n: int, size: int, seed: int = 0) -> np.ndarray:
+    return np.random.default_rng(seed).uniform(0, 255, (n, size, size, 3)).astype(np.float32)
+
+
+def _tiny(name: str, num_classes: int = 5, size: int | None = None, **options) -> keras.Model:
+    spec = get_spec(name)
+    options = {**spec.tiny_options, **options}
+    return build_model(name, num_classes, size or spec.tiny_input_size, **options)
+
+
+def _convert(model: keras.Model, calibration: np.ndarray | None = None) -> bytes:
+    """Float TFLite, or full int8 with int8 I/O when calibration images are given."""
+    converter = tf.lite.TFLiteConverter.from_keras_model(model)
+    if calibration is not None:
+        converter.optimizations = [tf.lite.Optimize.DEFAULT]
+        converter.representative_dataset = lambda: ([image[None]] for image in calibration)
+        converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+        converter.inference_input_type = tf.int8
+        converter.inference_output_type = tf.int8
+    return converter.convert()
+
+
+def _tflite_predict(tflite: bytes, images: np.ndarray) -> tuple[np.ndarray, Interpreter]:
+    interpreter = Interpreter(model_content=tflite)
+    interpreter.allocate_tensors()
+    inp, out = interpreter.get_input_details()[0], interpreter.get_output_details()[0]
+    results = []
+    for image in images:
+        x = image[None]
+        if inp["dtype"] != np.float32:
+            scale, zero = inp["quantization"]
+            x = np.clip(np.round(x / scale + zero), -128, 127).astype(inp["dtype"])
+        interpreter.set_tensor(inp["index"], x)
+        interpreter.invoke()
+        y = interpreter.get_tensor(out["index"])[0]
+        if out["dtype"] != np.float32:
+            scale, zero = out["quantization"]
+            y = (y.astype(np.float32) - zero) * scale
+        results.append(y)
+    return np.stack(results), interpreter
+
+
+# --- registry ------------------------------------------------------------------------------
+
+
+def test_every_family_is_registered() -> None:
+    assert [spec.name for spec in list_models()] == MODEL_NAMES
+
+
+def test_unknown_name_lists_known_models() -> None:
+    with pytest.raises(ModelError, match="unknown model 'vgg16'") as info:
+        build_model("vgg16", 10)
+    assert all(name in str(info.value) for name in MODEL_NAMES)
+
+
+def test_unknown_option_names_the_valid_ones() -> None:
+    with pytest.raises(ModelError, match=r"no option depth.*towers"):
+        build_model("alexnet", 10, 67, depth=3)
+
+
+@pytest.mark.parametrize("options", [{"towers": 0}, {"width": 0.0}, {"init": "he"}])
+def test_bad_alexnet_option_raises(options: dict) -> None:
+    with pytest.raises(ModelError, match="alexnet: "):
+        _tiny("alexnet", **options)
+
+
+@pytest.mark.parametrize("name", MODEL_NAMES)
+def test_too_small_input_raises(name: str) -> None:
+    spec = get_spec(name)
+    with pytest.raises(ModelError, match=f"at least {spec.min_input_size}x"):
+        build_model(name, 5, spec.min_input_size - 1, **spec.tiny_options)
+
+
+# --- sizes and costs -----------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def rows() -> dict:
+    return {row.name: row for row in describe_models()}
+
+
+def test_alexnet_default_has_the_papers_parameter_count(rows: dict) -> None:
+    row = rows["alexnet"]
+    assert (row.input_size, row.num_classes) == (227, 1000)
+    assert (row.params, row.macs) == (ALEXNET_PARAMS, ALEXNET_MACS)
+
+
+def test_alexnet_one_tower_parameter_count() -> None:
+    model = build_model("alexnet", 1000, towers=1)
+    stats = model_stats(model)
+    assert stats.params == stats.trainable == ALEXNET_ONE_TOWER_PARAMS
+    assert stats.macs == ALEXNET_ONE_TOWER_MACS
+    assert "conv2_a" not in {layer.name for layer in model.layers}
+
+
+def test_reduced_is_at_most_a_twentieth_of_alexnet(rows: dict) -> None:
+    row = rows["alexnet-reduced"]
+    assert (row.input_size, row.num_classes) == (64, 20)
+    assert row.params * 20 <= rows["alexnet"].params
+
+
+def test_macs_of_a_hand_computed_model() -> None:
+    inputs = keras.Input((8, 8, 4))
+    norm = keras.layers.Normalization()
+    norm.adapt(np.random.default_rng(0).normal(size=(2, 8, 8, 4)))  # mean/var/count: excluded
+    x = keras.layers.Conv2D(6, 3)(norm(inputs))  # 6*6 positions * 3*3*4*6 = 7776
+    x = keras.layers.BatchNormalization()(x)  # 24 params, 12 trainable, no MACs
+    x = keras.layers.DepthwiseConv2D(3, padding="same")(x)  # 36 * 3*3*6 = 1944
+    x = keras.layers.Conv2D(6, 1, groups=2)(x)  # 36 * 1*1*3*6 = 648
+    x = keras.layers.Dense(5)(keras.layers.Flatten()(x))  # 216 * 5 = 1080
+    stats = model_stats(keras.Model(inputs, x))
+    assert stats.macs == 7776 + 1944 + 648 + 1080
+    assert stats.params == 222 + 24 + 60 + 24 + 1085
+    assert stats.trainable == 222 + 12 + 60 + 24 + 1085
+
+
+def test_stats_see_through_pruning_wrappers() -> None:
+    model = _tiny("alexnet")
+    schedule = tfmot.sparsity.keras.ConstantSparsity(0.5, 0)
+
+    def wrap(layer: keras.layers.Layer) -> keras.layers.Layer:
+        if isinstance(layer, (keras.layers.Conv2D, keras.layers.Dense)):
+            return tfmot.sparsity.keras.prune_low_magnitude(layer, pruning_schedule=schedule)
+        return layer.__class__.from_config(layer.get_config())
+
+    pruned = keras.models.clone_model(model, clone_function=wrap)
+    assert model_stats(pruned) == model_stats(model)
+
+
+# --- architecture --------------------------------------------------------------------------
+
+
+FORWARD_CASES = [
+    ("alexnet", 67, {}),
+    ("alexnet", 99, {"towers": 1}),
+    ("alexnet", 131, {"lrn": False, "towers": 4}),
+    ("alexnet-reduced", 32, {}),
+    ("alexnet-reduced", 64, {}),
+    ("alexnet-reduced", 160, {}),
+    ("logreg", 16, {}),
+    ("logreg", 48, {}),
+    ("mlp", 16, {}),
+    ("mlp", 40, {"dropout": 0.2}),
+]
+
+
+@pytest.mark.parametrize(("name", "size", "options"), FORWARD_CASES)
+def test_forward_gives_a_distribution_per_image(name: str, size: int, options: dict) -> None:
+    model = _tiny(name, 7, size, **options)
+    probs = model(_images(2, size), training=False).numpy()
+    assert probs.shape == (2, 7)
+    assert probs.dtype == np.float32
+    np.testing.assert_allclose(probs.sum(axis=1), 1.0, rtol=1e-5)
+    assert model.get_layer("fc8").output_shape == (None, 7)
+
+
+def test_alexnet_maps_follow_figure_2() -> None:
+    model = _tiny("alexnet", size=227)
+    sides = {n: model.get_layer(n).output_shape[1] for n in ("conv1", "pool1", "pool2", "pool5")}
+    assert sides == {"conv1": 55, "pool1": 27, "pool2": 13, "pool5": 6}
+
+
+def test_alexnet_min_input_leaves_a_1x1_map() -> None:
+    model = _tiny("alexnet", size=get_spec("alexnet").min_input_size)
+    assert model.get_layer("pool5").output_shape[1:3] == (1, 1)
+
+
+def test_reduced_keeps_its_layer_names() -> None:
+    names = {layer.name for layer in build_model("alexnet-reduced", 20).layers}
+    expected = {f"conv{i}" for i in range(1, 6)} | {f"conv{i}_bn" for i in range(1, 6)}
+    assert expected | {"fc6", "fc6_bn", "fc7", "fc7_bn", "fc8", "probs"} <= names
+
+
+def test_towers_are_a_grouped_convolution() -> None:
+    """Tower a sees only the first half of the input maps, tower b the second (sec. 3.2)."""
+    model = _tiny("alexnet")
+    probe = keras.Model(model.input, [model.get_layer(n).output for n in ("pool1", "conv2")])
+    pool1, conv2 = probe(_images(2, 67))
+    (ka, ba), (kb, bb) = (model.get_layer(n).get_weights() for n in ("conv2_a", "conv2_b"))
+    grouped = keras.layers.Conv2D(conv2.shape[-1], 5, padding="same", groups=2)
+    grouped.build(pool1.shape)
+    grouped.set_weights([np.concatenate([ka, kb], -1), np.concatenate([ba, bb])])
+    np.testing.assert_allclose(conv2, tf.nn.relu(grouped(pool1)), atol=1e-5)
+
+
+def test_paper_init() -> None:
+    model = _tiny("alexnet", init="paper", width=1 / 8, fc_units=256)
+    assert np.all(model.get_layer("conv2_a").get_weights()[1] == 1.0)
+    assert np.all(model.get_layer("fc6").get_weights()[1] == 1.0)
+    assert np.all(model.get_layer("conv3").get_weights()[1] == 0.0)
+    assert np.std(model.get_layer("fc7").get_weights()[0]) == pytest.approx(0.01, rel=0.05)
+
+
+# --- LRN -----------------------------------------------------------------------------------
+
+
+def _paper_lrn(a: np.ndarray, k: float = 2, n: int = 5, alpha: float = 1e-4, beta=0.75):
+    """Sec. 3.3 as written: alpha multiplies the plain sum over n neighbouring maps."""
+    out = np.empty_like(a)
+    channels = a.shape[-1]
+    for i in range(channels):
+        lo, hi = max(0, i - n // 2), min(channels - 1, i + n // 2)
+        out[..., i] = a[..., i] / (k + alpha * np.sum(a[..., lo : hi + 1] ** 2, -1)) ** beta
+    return out
+
+
+def test_lrn_matches_the_papers_formula() -> None:
+    a = np.random.default_rng(1).uniform(0, 300, (2, 3, 3, 12)).astype(np.float32)
+    np.testing.assert_allclose(LocalResponseNorm()(a).numpy(), _paper_lrn(a), rtol=1e-5)
+
+
+@pytest.mark.filterwarnings("ignore:You are saving your model as an HDF5 file")
+@pytest.mark.parametrize("suffix", [".keras", ".h5"])
+def test_saved_model_with_lrn_reloads_identically(tmp_path, suffix: str) -> None:
+    model = _tiny("alexnet")
+    path = tmp_path / f"model{suffix}"
+    model.save(path)
+    loaded = keras.models.load_model(path)
+    assert isinstance(loaded.get_layer("norm1"), LocalResponseNorm)
+    images = _images(3, 67)
+    np.testing.assert_array_equal(loaded(images).numpy(), model(images).numpy())
+
+
+# --- TFLite --------------------------------------------------------------------------------
+
+
+def test_two_tower_alexnet_with_lrn_converts_to_float_tflite() -> None:
+    model = _tiny("alexnet")
+    images = _images(4, 67, seed=2)
+    probs, _ = _tflite_predict(_convert(model), images)
+    np.testing.assert_allclose(probs, model(images).numpy(), atol=1e-4)
+
+
+@pytest.mark.filterwarnings("ignore:Statistics for quantized inputs")
+def test_two_tower_alexnet_converts_to_full_int8() -> None:
+    """Logits rather than probabilities: a random net's softmax is nearly uniform, its
+    image-to-image differences smaller than one uint8 step of the output."""
+    full = _tiny("alexnet", 10, lrn=False)
+    model = keras.Model(full.input, full.get_layer("fc8").output)
+    images = _images(32, 67, seed=4)
+    logits, interpreter = _tflite_predict(_convert(model, _images(32, 67, seed=3)), images)
+    assert np.float32 not in {t["dtype"] for t in interpreter.get_tensor_details()}
+    expected = model(images).numpy()
+    assert np.mean(logits.argmax(1) == expected.argmax(1)) >= 0.75
+    per_image = [out - out.mean(axis=0) for out in (logits, expected)]
+    assert np.corrcoef(per_image[0].ravel(), per_image[1].ravel())[0, 1] > 0.95
+
+
+@pytest.mark.filterwarnings("ignore:Statistics for quantized inputs")
+def test_lrn_stays_float_inside_an_int8_model() -> None:
+    """TFLite has no integer LRN kernel: the converter wraps it in DEQUANTIZE/QUANTIZE."""
+    model = _tiny("alexnet")
+    _, interpreter = _tflite_predict(_convert(model, _images(8, 67)), _images(1, 67))
+    float_tensors = [
+        t["name"] for t in interpreter.get_tensor_details() if t["dtype"] == np.float32
+    ]
+    assert any("norm1" in name for name in float_tensors)
