@@ -59,10 +59,7 @@ class TrainConfig:
         _require(0 < self.width <= 4, f"width must be in (0, 4], got {self.width}")
         _require(0 <= self.dropout < 1, f"dropout must be in [0, 1), got {self.dropout}")
         _require(0 <= self.label_smoothing < 1, "label smoothing must be in [0, 1)")
-        _require(
-            0 <= self.warmup_epochs < self.epochs or self.warmup_epochs == 0,
-            "warmup epochs must be fewer than epochs",
-        )
+        _require(self.warmup_epochs >= 0, "warmup epochs must be >= 0")
         _require(self.weight_decay >= 0, "weight decay must be >= 0")
         _require(self.pca_lighting >= 0, "PCA lighting sigma must be >= 0")
 

@@ -121,7 +121,7 @@ def train(
             **_model_options(config),
         )
         schedule = WarmupCosine(
-            config.learning_rate, steps * config.epochs, steps * config.warmup_epochs
+            config.learning_rate, steps * config.epochs, steps * _warmup_epochs(config)
         )
         compile_for_training(model, config, schedule, num_classes)
     if epochs_done < config.epochs:
@@ -148,6 +148,11 @@ def train(
     return TrainResult(
         load_model(run_dir / "best.keras"), float(state["best_top1"]), int(state["epochs_done"])
     )
+
+
+def _warmup_epochs(config: TrainConfig) -> int:
+    # Never warm up for the whole run: a 1-epoch run (tests, smoke runs) still decays.
+    return min(config.warmup_epochs, config.epochs - 1)
 
 
 def _model_options(config: TrainConfig) -> dict[str, object]:
