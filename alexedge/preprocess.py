@@ -31,6 +31,7 @@ __all__ = [
     "center_crop",
     "eval_transform",
     "load_rgb",
+    "ten_crop",
 ]
 
 # Refuse decompression bombs well below Pillow's default warning threshold: no
@@ -137,6 +138,25 @@ def eval_transform(
     """
     rgb = source if isinstance(source, np.ndarray) else load_rgb(_as_path(source))
     return np.ascontiguousarray(center_crop(base_image(rgb, base_size_for(input_size)), input_size))
+
+
+def ten_crop(rgb: np.ndarray, input_size: int) -> np.ndarray:
+    """The paper's test-time crops (Krizhevsky et al. 2012, sec. 4.1), ``(10, s, s, 3)``.
+
+    Order: top-left, top-right, bottom-left, bottom-right, centre, then the
+    horizontal mirror of each in the same order, so ``crops[i + 5]`` is
+    ``crops[i][:, ::-1]`` and ``crops[:5]`` alone is the five-crop. Pass the base
+    image (``base_image``); the model's softmax outputs are averaged over the ten.
+    """
+    height, width = rgb.shape[:2]
+    s = input_size
+    if height < s or width < s:
+        raise DataError(f"cannot take {s}x{s} crops from a {width}x{height} image")
+    corners = [(0, 0), (0, width - s), (height - s, 0), (height - s, width - s)]
+    crops = [rgb[top : top + s, left : left + s] for top, left in corners]
+    crops.append(center_crop(rgb, s))
+    crops += [c[:, ::-1] for c in crops]
+    return np.ascontiguousarray(np.stack(crops))
 
 
 def _as_path(source: str | os.PathLike[str] | bytes) -> str | bytes:

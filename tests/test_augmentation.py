@@ -1,0 +1,101 @@
+"""The paper's crops: 10-crop ordering, training augmentation shapes, ranges, seeds."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from alexedge.data.decode import DecodedSplit
+from alexedge.data.stats import channel_stats
+from alexedge.errors import DataError
+from alexedge.preprocess import center_crop, ten_crop
+
+BASE, SIZE, CLASSES = 12, 8, 3
+
+
+def _coordinate_image(height: int, width: int) -> np.ndarray:
+    """Pixel (y, x) holds (y, x, 7): any crop says where it came from."""
+    y, x = np.mgrid[:height, :width]
+    return np.stack([y, x, np.full_like(y, 7)], axis=-1).astype(np.uint8)
+
+
+def _split(n: int = 6, seed: int = 0) -> DecodedSplit:
+    rng = np.random.default_rng(seed)
+    images = rng.integers(0, 256, (n, BASE, BASE, 3), dtype=np.uint8)
+    labels = (np.arange(n) % CLASSES).astype(np.int32)
+    return DecodedSplit(images, labels, tuple(f"{i}.jpg" for i in range(n)), ())
+
+
+def test_ten_crop_order_is_corners_centre_then_mirrors() -> None:
+    img = _coordinate_image(10, 13)
+    crops = ten_crop(img, 6)
+    assert crops.shape == (10, 6, 6, 3) and crops.dtype == np.uint8
+    top_left = [(c[0, 0, 0], c[0, 0, 1]) for c in crops[:5]]
+    assert top_left == [(0, 0), (0, 7), (4, 0), (4, 7), (2, 3)]
+    np.testing.assert_array_equal(crops[4], center_crop(img, 6))
+    for i in range(5):
+        np.testing.assert_array_equal(crops[i + 5], crops[i][:, ::-1])
+    assert (crops[5, 0, 0, 1], crops[5, 0, -1, 1]) == (5, 0)  # mirrored: x runs backwards
+    with pytest.raises(DataError, match="cannot take 11x11"):
+        ten_crop(img, 11)
+
+
+def test_ten_crop_predict_averages_the_ten_crops() -> None:
+    from alexedge.train.input_pipeline import ten_crop_eval_inputs, ten_crop_predict
+
+    split = _split(5)
+    batches = list(ten_crop_eval_inputs(split, SIZE, batch_size=2))
+    assert [b.shape for b in batches] == [(20, SIZE, SIZE, 3)] * 2 + [(10, SIZE, SIZE, 3)]
+    assert all(b.dtype == np.float32 for b in batches)
+
+    def predict(x: np.ndarray) -> np.ndarray:  # a "model" whose output is its channel means
+        return x.mean(axis=(1, 2))
+
+    expected = np.stack([ten_crop(img, SIZE).mean(axis=(0, 1, 2)) for img in split.images])
+    np.testing.assert_allclose(ten_crop_predict(predict, split, SIZE, 2), expected, rtol=1e-5)
+
+
+def _first_batch(seed: int, rrc: bool, pca_sigma: float = 0.1) -> tuple[np.ndarray, np.ndarray]:
+    from alexedge.train.input_pipeline import train_dataset
+
+    split = _split()
+    stats = channel_stats(split.images)
+    data = train_dataset(split, CLASSES, SIZE, 4, stats, pca_sigma, seed, random_resized_crop=rrc)
+    images, labels = next(iter(data))
+    return images.numpy(), labels.numpy()
+
+
+@pytest.mark.parametrize("rrc", [False, True])
+def test_training_batches_have_model_shapes_and_pixel_range(rrc: bool) -> None:
+    images, labels = _first_batch(0, rrc)
+    assert images.shape == (4, SIZE, SIZE, 3) and images.dtype == np.float32
+    assert images.min() >= 0.0 and images.max() <= 255.0
+    assert images.max() > 128  # raw 0-255 pixels, not normalized
+    assert labels.shape == (4, CLASSES)
+    np.testing.assert_array_equal(labels.sum(axis=1), 1.0)
+
+
+@pytest.mark.parametrize("rrc", [False, True])
+def test_augmentation_is_fixed_by_the_seed(rrc: bool) -> None:
+    first, _ = _first_batch(5, rrc)
+    np.testing.assert_array_equal(first, _first_batch(5, rrc)[0])
+    assert not np.array_equal(first, _first_batch(6, rrc)[0])
+
+
+def test_plain_crop_is_an_exact_window_of_a_base_image() -> None:
+    # Without colour noise the paper's crop copies pixels (maybe mirrored); the
+    # random-resized crop resamples them, so it almost never does.
+    def is_window(crop: np.ndarray, images: np.ndarray) -> bool:
+        for img in images:
+            for view in (img, img[:, ::-1]):
+                for top in range(BASE - SIZE + 1):
+                    for left in range(BASE - SIZE + 1):
+                        if np.array_equal(view[top : top + SIZE, left : left + SIZE], crop):
+                            return True
+        return False
+
+    base = _split().images
+    plain, _ = _first_batch(1, rrc=False, pca_sigma=0.0)
+    resized, _ = _first_batch(1, rrc=True, pca_sigma=0.0)
+    assert all(is_window(c.astype(np.uint8), base) for c in plain)
+    assert not all(is_window(np.round(c).astype(np.uint8), base) for c in resized)
