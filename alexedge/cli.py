@@ -73,6 +73,16 @@ def pipeline(
     classes: Annotated[
         int | None, typer.Option(help="Use the first N classes (default: all; 20 for built-in).")
     ] = None,
+    classes_file: Annotated[
+        Path | None,
+        typer.Option(help="Use the classes named in this file (one wnid/folder a line)."),
+    ] = None,
+    layout: Annotated[
+        str, typer.Option(help="Dataset layout: auto, folders, imagenet or tiny-imagenet.")
+    ] = "auto",
+    val_fraction: Annotated[
+        float, typer.Option(help="Held-out share per class when the data has no val split.")
+    ] = 0.1,
     per_class: Annotated[
         int, typer.Option(help="Built-in dataset: training images per class.")
     ] = 400,
@@ -98,6 +108,9 @@ def pipeline(
         out=out or Path("runs") / datetime.now().strftime("%Y%m%d-%H%M%S"),
         data=data,
         classes=classes,
+        classes_file=classes_file,
+        layout=layout,
+        val_fraction=val_fraction,
         train=TrainConfig(epochs=epochs, input_size=size, seed=seed),
         compress=CompressConfig(sparsity=sparsity, finetune_epochs=finetune_epochs, seed=seed),
         synth_per_class=per_class,
@@ -134,6 +147,21 @@ def data_synth(
         shutil.rmtree(out)
     path = synthesize_dataset(config, out)
     typer.echo(f"wrote {classes} classes x ({per_class} train + {val_per_class} val) to {path}")
+
+
+@data_app.command("check")
+@handle_errors
+def data_check(
+    folder: Annotated[Path, typer.Argument(help="Folder to scan (recursively) for image files.")],
+    workers: Annotated[int | None, typer.Option(help="Parallel decoders.")] = None,
+) -> None:
+    """Decode every image file and list the unreadable ones with the reason (exit 1 if any)."""
+    from alexedge.data.check import check_images, format_check_report
+
+    report = check_images(folder, workers)
+    typer.echo(format_check_report(report))
+    if not report.ok:
+        raise typer.Exit(1)
 
 
 @data_app.command("fetch")

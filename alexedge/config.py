@@ -93,6 +93,9 @@ class PipelineConfig:
     out: Path
     data: Path | None = None
     classes: int | None = None
+    classes_file: Path | None = None
+    layout: str = "auto"
+    val_fraction: float = 0.1
     train: TrainConfig = field(default_factory=TrainConfig)
     compress: CompressConfig = field(default_factory=CompressConfig)
     synth_per_class: int = 400
@@ -106,6 +109,13 @@ class PipelineConfig:
             f"--classes must be at least 2, got {self.classes}",
         )
         _require(self.synth_per_class >= 1, "images per class must be at least 1")
+        _require(
+            0 < self.val_fraction < 1, f"--val-fraction must be in (0, 1), got {self.val_fraction}"
+        )
+        _require(
+            self.classes_file is None or self.data is not None,
+            "--classes-file needs --data (the built-in dataset has its own classes)",
+        )
 
 
 def config_to_dict(config: Any) -> dict[str, Any]:

@@ -82,7 +82,7 @@ def check_output_folder(out: Path, force: bool) -> None:
 
 def run_pipeline(config: PipelineConfig) -> PipelineResult:
     check_output_folder(config.out, config.force)
-    dataset = load_dataset(config.data, config.classes) if config.data else None
+    dataset = _load_user_dataset(config) if config.data else None
     synth = None if dataset else _synth_config(config)
     if config.out.exists():
         shutil.rmtree(config.out)
@@ -115,6 +115,18 @@ def _steps(stages: Any) -> list[tuple[str, Callable[[_Run], None]]]:
         ("package Android assets", stages.package),
         ("write report", stages.report),
     ]
+
+
+def _load_user_dataset(config: PipelineConfig) -> ImageDataset:
+    assert config.data is not None
+    return load_dataset(
+        config.data,
+        config.classes,
+        layout=config.layout,
+        classes_file=config.classes_file,
+        val_fraction=config.val_fraction,
+        seed=config.train.seed,
+    )
 
 
 def _synth_config(config: PipelineConfig) -> SynthConfig:

@@ -57,6 +57,9 @@ def _assert_one_line_error(proc: subprocess.CompletedProcess[str], needle: str) 
         (["--classes", "1"], "--classes must be at least 2"),
         (["--sparsity", "1.5"], "sparsity"),
         (["--per-class", "-1"], "per class"),
+        (["--val-fraction", "1.5"], "--val-fraction"),
+        (["--classes-file", "x.txt"], "--classes-file needs --data"),
+        (["--data", ".", "--layout", "nope"], "nope"),
     ],
 )
 def test_pipeline_bad_input(tmp_path: Path, args: list[str], needle: str) -> None:
@@ -70,7 +73,7 @@ def test_pipeline_refuses_data_without_images(tmp_path: Path) -> None:
     (tmp_path / "empty" / "train" / "b").mkdir(parents=True)
     (tmp_path / "empty" / "val").mkdir(parents=True)
     proc = _alexedge("pipeline", "--data", "empty", "--out", "run", cwd=tmp_path)
-    _assert_one_line_error(proc, "no images")
+    _assert_one_line_error(proc, "no training images")
     assert not (tmp_path / "run").exists()
 
 
@@ -95,3 +98,14 @@ def test_classify_bad_model_is_one_line(tmp_path: Path) -> None:
 def test_report_without_variants(tmp_path: Path) -> None:
     proc = _alexedge("report", str(tmp_path), cwd=tmp_path)
     _assert_one_line_error(proc, "variants.json")
+
+
+def test_data_check_lists_bad_files(tmp_path: Path) -> None:
+    from PIL import Image
+
+    (tmp_path / "imgs").mkdir()
+    Image.new("RGB", (8, 8), "red").save(tmp_path / "imgs" / "good.png")
+    (tmp_path / "imgs" / "empty.jpg").write_bytes(b"")
+    proc = _alexedge("data", "check", "imgs", cwd=tmp_path)
+    assert proc.returncode == 1, proc.stderr
+    assert "empty.jpg" in proc.stdout and "good.png" not in proc.stdout
