@@ -24,6 +24,7 @@ from alexedge.data.stats import channel_stats
 from alexedge.edge_runtime.interpreter import load_interpreter
 from alexedge.preprocess import base_size_for
 from alexedge.report import render_report
+from alexedge.run import DATA_STATS, write_dataset_ref
 from alexedge.train import loop
 from alexedge.train.input_pipeline import eval_inputs
 
@@ -50,8 +51,8 @@ def decode(run: _Run) -> None:
     run.train_split = decode_split(run.dataset.train, base, "decoding train images")
     run.val_split = decode_split(run.dataset.val, base, "decoding val images")
     run.stats = channel_stats(run.train_split.images)
-    write_json(run.out / "data_stats.json", run.stats.to_dict())
-    write_text(run.out / "labels.txt", "".join(f"{n}\n" for n in run.dataset.class_names))
+    write_json(run.out / DATA_STATS, run.stats.to_dict())
+    write_dataset_ref(run.out, run.dataset, run.config.val_fraction, run.config.train.seed)
     skipped = run.train_split.skipped + run.val_split.skipped
     for _, reason in skipped:
         _say(f"skipped unreadable file: {reason}")

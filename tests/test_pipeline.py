@@ -107,3 +107,11 @@ def test_existing_run_needs_force(tiny_run, tmp_path: Path) -> None:
 
     with pytest.raises(ConfigError, match="--force"):
         run_pipeline(PipelineConfig(out=tiny_run.out))
+
+
+def test_run_folder_reloads_the_same_dataset(tiny_run) -> None:
+    from alexedge.run import reload_dataset
+
+    dataset = reload_dataset(tiny_run.out)
+    assert dataset.class_names == tuple((tiny_run.out / "labels.txt").read_text().splitlines())
+    assert len(dataset.val) == tiny_run.report["dataset"]["val_images"]
