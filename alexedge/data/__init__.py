@@ -4,13 +4,19 @@ Nothing here imports TensorFlow; the tf.data input pipeline lives in
 ``alexedge.train.input_pipeline``.
 """
 
+from alexedge.data.check import CheckReport, check_images, format_check_report
 from alexedge.data.dataset import ImageDataset, Sample, load_dataset
 from alexedge.data.files import IMAGE_SUFFIXES, is_image_file, list_images
+from alexedge.data.layouts import LAYOUTS
 
 __all__ = [
     "IMAGE_SUFFIXES",
+    "LAYOUTS",
+    "CheckReport",
     "ImageDataset",
     "Sample",
+    "check_images",
+    "format_check_report",
     "is_image_file",
     "list_images",
     "load_dataset",
