@@ -188,10 +188,16 @@ def alexnet(
 # --- alexnet-reduced: the same layout for small images and 20-class subsets ----------------
 
 
+# Keras' default BN momentum (0.99) averages over ~100 steps; a 20-class subset has
+# only ~60-80 steps per epoch, so after epoch 1 half the moving statistics would
+# still be the initial (0, 1) and validation collapses. 0.9 tracks ~10 steps.
+_BN_MOMENTUM = 0.9
+
+
 def _conv_bn(x: Tensor, filters: int, kernel: int, stride: int, name: str) -> Tensor:
     # BN replaces LRN (Ioffe & Szegedy 2015); the conv bias is redundant before BN.
     x = _L.Conv2D(filters, kernel, strides=stride, padding="same", use_bias=False, name=name)(x)
-    x = _L.BatchNormalization(name=f"{name}_bn")(x)
+    x = _L.BatchNormalization(momentum=_BN_MOMENTUM, name=f"{name}_bn")(x)
     return _L.ReLU(name=f"{name}_relu")(x)
 
 
@@ -199,7 +205,7 @@ def _dense_bn(x: Tensor, units: int, dropout: float, name: str) -> Tensor:
     if dropout > 0:
         x = _L.Dropout(dropout, name=f"{name}_dropout")(x)
     x = _L.Dense(units, use_bias=False, name=name)(x)
-    x = _L.BatchNormalization(name=f"{name}_bn")(x)
+    x = _L.BatchNormalization(momentum=_BN_MOMENTUM, name=f"{name}_bn")(x)
     return _L.ReLU(name=f"{name}_relu")(x)
 
 
