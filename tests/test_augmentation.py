@@ -99,3 +99,14 @@ def test_plain_crop_is_an_exact_window_of_a_base_image() -> None:
     resized, _ = _first_batch(1, rrc=True, pca_sigma=0.0)
     assert all(is_window(c.astype(np.uint8), base) for c in plain)
     assert not all(is_window(np.round(c).astype(np.uint8), base) for c in resized)
+
+
+def test_decode_split_refuses_what_cannot_fit_in_memory(monkeypatch) -> None:
+    import alexedge.data.decode as decode
+    from alexedge.data.dataset import Sample
+    from alexedge.errors import DataError
+
+    monkeypatch.setattr(decode, "_available_memory_bytes", lambda: 10_000_000)
+    samples = [Sample(f"/nonexistent/{i}.jpg", 0) for i in range(100)]
+    with pytest.raises(DataError, match="GB decoded"):
+        decode.decode_split(samples, 256)

@@ -40,10 +40,34 @@ def _decode_one(sample: Sample, base_size: int) -> np.ndarray | str:
         return str(e)
 
 
+def _available_memory_bytes() -> int | None:
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_AVPHYS_PAGES")
+    except (ValueError, OSError, AttributeError):  # not POSIX: no guard
+        return None
+
+
+def _check_fits_in_memory(count: int, base_size: int) -> None:
+    needed = count * base_size * base_size * 3
+    available = _available_memory_bytes()
+    if available is not None and needed > available // 2:
+        raise DataError(
+            f"{count:,} images at {base_size}x{base_size} need {needed / 1e9:.1f} GB decoded, "
+            f"more than half of the {available / 1e9:.1f} GB free; use a class subset "
+            "(--classes / --classes-file) or a smaller input size"
+        )
+
+
 def decode_split(
     samples: Sequence[Sample], base_size: int, description: str = "decoding"
 ) -> DecodedSplit:
-    """Decode and resize every sample; Pillow releases the GIL, so threads scale."""
+    """Decode and resize every sample; Pillow releases the GIL, so threads scale.
+
+    Refuses, before decoding anything, a split whose base images would not fit in
+    half of this machine's memory: better one clear message than an OOM kill an
+    hour into a run.
+    """
+    _check_fits_in_memory(len(samples), base_size)
     workers = min(8, (os.cpu_count() or 1) * 2)
     with ThreadPoolExecutor(workers) as pool:
         results = list(
