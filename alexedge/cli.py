@@ -8,16 +8,17 @@ code 2; heavy imports (TensorFlow) happen inside the commands that need them, so
 
 from __future__ import annotations
 
-import functools
 import os
 import shutil
-from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated
 
 import typer
 
+from alexedge import cli_compress, cli_train
+from alexedge.cli_errors import fail as _fail
+from alexedge.cli_errors import handle_errors
 from alexedge.errors import AlexEdgeError
 
 # Quiet TensorFlow's C++ start-up chatter before anything can import it.
@@ -32,28 +33,6 @@ app = typer.Typer(
 )
 data_app = typer.Typer(help="Make, check and download datasets.", no_args_is_help=True)
 app.add_typer(data_app, name="data")
-
-F = TypeVar("F", bound=Callable[..., Any])
-
-
-def _fail(message: str, code: int = 2) -> typer.Exit:
-    typer.secho(f"error: {message}", fg=typer.colors.RED, err=True)
-    return typer.Exit(code)
-
-
-def handle_errors(func: F) -> F:
-    """Turn expected errors into one red line and exit code 2; Ctrl-C into exit 130."""
-
-    @functools.wraps(func)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return func(*args, **kwargs)
-        except AlexEdgeError as e:
-            raise _fail(str(e)) from None
-        except KeyboardInterrupt:
-            raise _fail("interrupted", 130) from None
-
-    return wrapper  # type: ignore[return-value]
 
 
 @app.command()
@@ -258,6 +237,10 @@ def report(run: Annotated[Path, typer.Argument(help="A run folder with variants.
         raise AlexEdgeError(f"{source}: not a valid variants.json ({e})") from e
     write_text(run / "REPORT.md", text)
     typer.echo(table)
+
+
+cli_train.register(app)
+cli_compress.register(app)
 
 
 def main() -> None:

@@ -1,21 +1,36 @@
-"""Learning-rate schedule: linear warmup, then cosine decay to zero.
+"""Learning-rate schedules: linear warmup, then cosine decay or steps of ÷10.
 
-A serializable ``LearningRateSchedule`` so a saved model's optimizer restores with
-it and a resumed run continues on the same curve.
+All are serializable ``LearningRateSchedule`` objects, so a saved model's optimizer
+restores with them. Reduce-on-plateau cannot assign a learning rate that a schedule
+computes, so ``Scaled`` multiplies any schedule by a variable that the plateau
+callback divides by 10; its value is saved in ``train_state.json`` for resuming.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
+from typing import Any
 
 import tensorflow as tf
 import tf_keras as keras
 
-__all__ = ["WarmupCosine"]
+from alexedge.train.config import TrainConfig
+
+__all__ = ["Scaled", "WarmupCosine", "WarmupStep", "make_schedule"]
+
+_Schedule = keras.optimizers.schedules.LearningRateSchedule
+
+
+def _warmup(peak: float, step: tf.Tensor, warmup_steps: int) -> tf.Tensor:
+    # (step + 1): the very first step already trains, at peak / warmup_steps.
+    return peak * (step + 1.0) / float(max(1, warmup_steps))
 
 
 @keras.utils.register_keras_serializable(package="alexedge")
-class WarmupCosine(keras.optimizers.schedules.LearningRateSchedule):
+class WarmupCosine(_Schedule):
+    """Linear warmup to ``peak`` over ``warmup_steps``, then cosine decay to zero."""
+
     def __init__(self, peak: float, total_steps: int, warmup_steps: int = 0) -> None:
         self.peak = float(peak)
         self.total_steps = max(1, int(total_steps))
@@ -23,11 +38,12 @@ class WarmupCosine(keras.optimizers.schedules.LearningRateSchedule):
 
     def __call__(self, step):
         step = tf.cast(step, tf.float32)
-        warm = self.peak * (step + 1.0) / float(max(1, self.warmup_steps))
         decay_steps = float(max(1, self.total_steps - self.warmup_steps))
         progress = tf.clip_by_value((step - self.warmup_steps) / decay_steps, 0.0, 1.0)
         cosine = 0.5 * self.peak * (1.0 + tf.cos(math.pi * progress))
-        return tf.where(step < self.warmup_steps, warm, cosine)
+        return tf.where(
+            step < self.warmup_steps, _warmup(self.peak, step, self.warmup_steps), cosine
+        )
 
     def get_config(self) -> dict[str, float | int]:
         return {
@@ -35,3 +51,81 @@ class WarmupCosine(keras.optimizers.schedules.LearningRateSchedule):
             "total_steps": self.total_steps,
             "warmup_steps": self.warmup_steps,
         }
+
+
+@keras.utils.register_keras_serializable(package="alexedge")
+class WarmupStep(_Schedule):
+    """Linear warmup to ``peak``, then ``peak * factor**k`` after the k-th boundary step.
+
+    The paper divided the rate by 10 by hand when validation error stopped improving
+    (sec. 5); fixed boundaries make that reproducible.
+    """
+
+    def __init__(
+        self,
+        peak: float,
+        boundaries: Sequence[int],
+        warmup_steps: int = 0,
+        factor: float = 0.1,
+    ) -> None:
+        self.peak = float(peak)
+        self.boundaries = [int(b) for b in boundaries]
+        self.warmup_steps = max(0, int(warmup_steps))
+        self.factor = float(factor)
+
+    def __call__(self, step):
+        step = tf.cast(step, tf.float32)
+        drops = tf.zeros([], tf.float32)
+        for boundary in self.boundaries:
+            drops += tf.cast(step >= boundary, tf.float32)
+        stepped = self.peak * tf.pow(self.factor, drops)
+        return tf.where(
+            step < self.warmup_steps, _warmup(self.peak, step, self.warmup_steps), stepped
+        )
+
+    def get_config(self) -> dict[str, Any]:
+        return {
+            "peak": self.peak,
+            "boundaries": self.boundaries,
+            "warmup_steps": self.warmup_steps,
+            "factor": self.factor,
+        }
+
+
+@keras.utils.register_keras_serializable(package="alexedge")
+class Scaled(_Schedule):
+    """``schedule(step) * scale``, with ``scale`` a variable a callback may change."""
+
+    def __init__(self, schedule: _Schedule, scale: float = 1.0) -> None:
+        self.schedule = schedule
+        self.scale = tf.Variable(float(scale), trainable=False, dtype=tf.float32, name="lr_scale")
+
+    def __call__(self, step):
+        return self.schedule(step) * self.scale
+
+    def get_config(self) -> dict[str, Any]:
+        return {
+            "schedule": keras.saving.serialize_keras_object(self.schedule),
+            "scale": float(self.scale.numpy()),
+        }
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> Scaled:
+        inner = keras.saving.deserialize_keras_object(config["schedule"])
+        return cls(inner, config["scale"])
+
+
+def make_schedule(config: TrainConfig, steps_per_epoch: int, scale: float = 1.0) -> Scaled:
+    """The config's schedule in optimizer steps, times the plateau ``scale``."""
+    warmup = steps_per_epoch * _warmup_epochs(config)
+    if config.schedule == "step":
+        boundaries = [steps_per_epoch * e for e in config.lr_drop_epochs()]
+        base: _Schedule = WarmupStep(config.learning_rate, boundaries, warmup)
+    else:
+        base = WarmupCosine(config.learning_rate, steps_per_epoch * config.epochs, warmup)
+    return Scaled(base, scale)
+
+
+def _warmup_epochs(config: TrainConfig) -> int:
+    # Never warm up for the whole run: a 1-epoch run (tests, smoke runs) still decays.
+    return min(config.warmup_epochs, config.epochs - 1)

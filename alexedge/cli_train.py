@@ -1,0 +1,205 @@
+"""``alexedge train`` and ``alexedge evaluate``: options -> ``RunConfig`` -> library call.
+
+Recipe options default to None, meaning "not given": the value then comes from
+``--config``/``--preset`` or ``TrainConfig``'s default, so a config file can be
+re-run with a few options changed. TensorFlow is imported inside the commands only.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from alexedge.cli_errors import handle_errors
+from alexedge.errors import ConfigError
+
+__all__ = ["register"]
+
+_RECIPE = "Recipe (default: --config/--preset, else the built-in quick recipe)"
+# The ``train`` options that are TrainConfig fields; two have shorter option names.
+_RECIPE_OPTIONS = (
+    "model", "size", "width", "fc_units", "dropout", "epochs", "batch_size", "optimizer",
+    "lr", "momentum", "nesterov", "weight_decay", "schedule", "warmup_epochs", "step_epochs",
+    "plateau_patience", "early_stopping_patience", "loss", "label_smoothing", "pca_lighting",
+    "random_resized_crop", "precision", "xla", "strategy", "seed",
+)  # fmt: skip
+_OPTION_FIELDS = {"lr": "learning_rate", "size": "input_size"}
+_OPTION_NAMES = {field: option for option, field in _OPTION_FIELDS.items()}
+
+
+def register(app: typer.Typer) -> None:
+    """Add the ``train`` and ``evaluate`` commands to ``app``."""
+    app.command("train")(handle_errors(train))
+    app.command("evaluate")(handle_errors(evaluate))
+
+
+def _opt(help_text: str, *names: str) -> Any:
+    return typer.Option(*names, help=help_text, rich_help_panel=_RECIPE)
+
+
+def train(
+    data: Annotated[
+        Path | None, typer.Option(help="Dataset folder (any layout `alexedge data` reads).")
+    ] = None,
+    model: Annotated[str | None, _opt("Model name (see `alexedge models`).")] = None,
+    classes: Annotated[int | None, typer.Option(help="Use the first N classes.")] = None,
+    classes_file: Annotated[
+        Path | None, typer.Option(help="Use the classes named in this file, one a line.")
+    ] = None,
+    layout: Annotated[
+        str | None, typer.Option(help="auto, folders, imagenet or tiny-imagenet.")
+    ] = None,
+    val_fraction: Annotated[
+        float | None, typer.Option(help="Held-out share per class if the data has no val split.")
+    ] = None,
+    out: Annotated[Path | None, typer.Option(help="New run folder. Default: runs/<time>.")] = None,
+    config: Annotated[
+        Path | None, typer.Option(help="Train the run described by this config.toml again.")
+    ] = None,
+    preset: Annotated[
+        str | None, typer.Option(help="A tuned recipe, e.g. tiny-imagenet (see presets.py).")
+    ] = None,
+    resume: Annotated[
+        Path | None, typer.Option(help="Continue this run folder from its last finished epoch.")
+    ] = None,
+    size: Annotated[int | None, _opt("Input size in pixels.")] = None,
+    width: Annotated[float | None, _opt("Conv channel multiplier.")] = None,
+    fc_units: Annotated[int | None, _opt("Units of the hidden FC layers.")] = None,
+    dropout: Annotated[float | None, _opt("Dropout rate of the FC layers.")] = None,
+    epochs: Annotated[int | None, _opt("Epochs.")] = None,
+    batch_size: Annotated[int | None, _opt("Global batch size.")] = None,
+    optimizer: Annotated[str | None, _opt("sgd or adamw.")] = None,
+    lr: Annotated[float | None, _opt("Peak learning rate (adamw default 1e-3).")] = None,
+    momentum: Annotated[float | None, _opt("SGD momentum / AdamW beta_1.")] = None,
+    nesterov: Annotated[bool | None, _opt("Nesterov momentum.", "--nesterov/--no-nesterov")] = None,
+    weight_decay: Annotated[float | None, _opt("Decoupled weight decay (adamw 0.05).")] = None,
+    schedule: Annotated[str | None, _opt("cosine or step (÷10 at --step-epochs).")] = None,
+    warmup_epochs: Annotated[int | None, _opt("Linear warmup epochs.")] = None,
+    step_epochs: Annotated[str | None, _opt("Step schedule epochs, e.g. 30,60.")] = None,
+    plateau_patience: Annotated[int | None, _opt("LR ÷10 after N flat epochs (0 off).")] = None,
+    early_stopping_patience: Annotated[
+        int | None, _opt("Stop after N flat epochs (0 off).")
+    ] = None,
+    loss: Annotated[str | None, _opt("crossentropy or hinge (Crammer-Singer SVM).")] = None,
+    label_smoothing: Annotated[float | None, _opt("Label smoothing (crossentropy).")] = None,
+    pca_lighting: Annotated[float | None, _opt("PCA colour noise sigma (paper 0.1).")] = None,
+    random_resized_crop: Annotated[
+        bool | None, _opt("Inception-style crops.", "--random-resized-crop/--fixed-crop")
+    ] = None,
+    precision: Annotated[str | None, _opt("float32, mixed_float16 or mixed_bfloat16.")] = None,
+    xla: Annotated[bool | None, _opt("Compile the train step with XLA.", "--xla/--no-xla")] = None,
+    strategy: Annotated[str | None, _opt("auto, mirrored or multiworker (TF_CONFIG).")] = None,
+    seed: Annotated[int | None, _opt("Seed for splits, init, shuffling, augmentation.")] = None,
+) -> None:
+    """Train a model into a run folder: checkpoints, history, TensorBoard logs, metrics.
+
+    Example: `alexedge train --data DIR --model alexnet-reduced --classes 20`.
+    `--config RUN/config.toml` trains a finished run again; `--resume RUN` continues
+    a stopped one.
+    """
+    options = dict(locals())  # every parameter above, by name; None = not given
+    options["step_epochs"] = _int_list(step_epochs, "--step-epochs")
+    recipe = {_OPTION_FIELDS.get(k, k): options[k] for k in _RECIPE_OPTIONS}
+    data_options = {k: options[k] for k in ("classes", "classes_file", "layout", "val_fraction")}
+    if resume is not None:
+        _refuse_with_resume(
+            {**recipe, **data_options, "out": out, "config": config, "preset": preset}
+        )
+        from alexedge.train.session import resume_run
+
+        outcome = resume_run(resume, data)
+    else:
+        run_config = _run_config(data, config, preset, recipe, data_options)
+        from alexedge.train.session import train_run
+
+        outcome = train_run(
+            run_config, out or Path("runs") / datetime.now().strftime("%Y%m%d-%H%M%S")
+        )
+    _print_outcome(outcome)
+
+
+def _int_list(text: str | None, option: str) -> tuple[int, ...] | None:
+    if text is None:
+        return None
+    try:
+        return tuple(int(part) for part in text.replace(" ", "").split(",") if part)
+    except ValueError:
+        raise ConfigError(
+            f"{option} takes comma-separated epochs, e.g. 30,60; got {text!r}"
+        ) from None
+
+
+def _refuse_with_resume(options: dict[str, Any]) -> None:
+    given = [k for k, v in options.items() if v is not None]
+    if given:
+        names = ", ".join("--" + _OPTION_NAMES.get(k, k).replace("_", "-") for k in given)
+        raise ConfigError(
+            f"--resume continues a run with its own config.toml; drop {names} "
+            "(only --data may point at moved data)"
+        )
+
+
+def _run_config(
+    data: Path | None,
+    config: Path | None,
+    preset: str | None,
+    recipe: dict[str, Any],
+    data_options: dict[str, Any],
+) -> Any:
+    from alexedge.train.config import TrainConfig
+    from alexedge.train.presets import get_preset
+    from alexedge.train.run_config import DataConfig, RunConfig, read_run_config, train_config_with
+
+    if config is not None and preset is not None:
+        raise ConfigError("give either --config or --preset, not both")
+    base = read_run_config(config) if config is not None else None
+    train_base = base.train if base else (get_preset(preset) if preset else TrainConfig())
+    if base is None and data is None:
+        raise ConfigError("--data is required (or --config RUN/config.toml)")
+    data_values: dict[str, Any] = dict(vars(base.data)) if base else {"root": data}
+    if data is not None:
+        data_values["root"] = data
+    if data_options["classes"] is not None or data_options["classes_file"] is not None:
+        data_values.update(classes=None, classes_file=None)
+    data_values.update({k: v for k, v in data_options.items() if v is not None})
+    return RunConfig(DataConfig(**data_values), train_config_with(train_base, **recipe))
+
+
+def _print_outcome(outcome: Any) -> None:
+    result = outcome.result
+    if outcome.epochs_before == result.epochs_run:
+        typer.echo(f"nothing to resume: the run finished after {result.epochs_run} epochs")
+    elif outcome.epochs_before:
+        typer.echo(f"resumed after epoch {outcome.epochs_before}")
+    typer.echo(f"epochs: {result.epochs_run}  best validation top-1: {result.best_top1:.4f}")
+    _print_metrics(outcome.metrics)
+    where = "run folder" if outcome.chief else "worker done; the chief writes the run folder"
+    typer.echo(f"{where}: {outcome.run_dir}")
+
+
+def _print_metrics(metrics: dict[str, Any]) -> None:
+    for name in ("centre_crop", "ten_crop"):
+        if name in metrics:
+            m = metrics[name]
+            label = name.replace("_", "-")
+            typer.echo(f"{label:<12} top-1 {m['top1']:.4f}  top-5 {m['top5']:.4f}")
+
+
+def evaluate(
+    run: Annotated[Path, typer.Argument(help="A run folder made by `alexedge train`.")],
+    data: Annotated[
+        Path | None, typer.Option(help="Dataset folder (default: the one the run recorded).")
+    ] = None,
+    ten_crop: Annotated[
+        bool, typer.Option(help="Also score the paper's 10-crop (corners, centre, mirrors).")
+    ] = False,
+) -> None:
+    """Score RUN/best.keras on the run's validation split; writes RUN/metrics.json."""
+    from alexedge.train.evaluate import evaluate_run
+
+    metrics = evaluate_run(run, data, ten_crop)
+    typer.echo(f"{metrics['images']} validation images")
+    _print_metrics(metrics)

@@ -1,0 +1,88 @@
+"""Top-1/top-5 of a Keras model on a decoded split: centre crop and the paper's 10-crop.
+
+The centre crop is exactly ``alexedge.preprocess.eval_transform`` of each file (what
+the edge runtime feeds a phone model); the 10-crop averages the softmax over the four
+corners, the centre and their mirrors (Krizhevsky et al. 2012, sec. 4.1).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import tf_keras as keras
+
+from alexedge.atomic import write_json
+from alexedge.data.decode import DecodedSplit, decode_split
+from alexedge.preprocess import base_size_for
+from alexedge.run import BEST_MODEL, METRICS, reload_dataset
+from alexedge.train.input_pipeline import eval_inputs, ten_crop_predict
+
+__all__ = ["evaluate_model", "evaluate_run", "top_k_accuracy", "update_metrics"]
+
+_BATCH = 256
+
+
+def top_k_accuracy(probs: np.ndarray, labels: np.ndarray, k: int) -> float:
+    """Share of rows whose label is among the ``k`` highest scores (k capped at classes)."""
+    k = min(k, probs.shape[1])
+    top = np.argpartition(-probs, k - 1, axis=1)[:, :k]
+    return float(np.mean(np.any(top == labels[:, None], axis=1)))
+
+
+def _scores(probs: np.ndarray, labels: np.ndarray) -> dict[str, float]:
+    return {"top1": top_k_accuracy(probs, labels, 1), "top5": top_k_accuracy(probs, labels, 5)}
+
+
+def evaluate_model(
+    model: keras.Model, split: DecodedSplit, input_size: int, ten_crop: bool = True
+) -> dict[str, dict[str, float]]:
+    """``{"centre_crop": {"top1", "top5"}}``, plus ``"ten_crop"`` when asked for."""
+    probs = model.predict(eval_inputs(split, input_size), batch_size=_BATCH, verbose=0)
+    result = {"centre_crop": _scores(probs, split.labels)}
+    if ten_crop:
+        averaged = ten_crop_predict(
+            lambda x: model.predict(x, batch_size=_BATCH, verbose=0), split, input_size
+        )
+        result["ten_crop"] = _scores(averaged, split.labels)
+    return result
+
+
+def update_metrics(run_dir: Path, metrics: dict[str, Any]) -> dict[str, Any]:
+    """Merge ``metrics`` into ``RUN/metrics.json`` (other keys, e.g. the pipeline's, stay)."""
+    path = run_dir / METRICS
+    current: dict[str, Any] = {}
+    if path.is_file():
+        try:
+            current = json.loads(path.read_text())
+        except ValueError:
+            current = {}
+    current.update(metrics)
+    write_json(path, current)
+    return current
+
+
+def evaluate_run(
+    run_dir: Path, data_root: Path | None = None, ten_crop: bool = False
+) -> dict[str, Any]:
+    """Evaluate ``RUN/best.keras`` on the run's validation split and record it.
+
+    The dataset is the one the run recorded (same classes, label order and split);
+    ``data_root`` points at it when it has moved.
+
+    Raises:
+        DataError: not a run folder, or the data cannot be read.
+        ModelError: the run has no readable best checkpoint.
+    """
+    from alexedge.train.loop import load_model
+
+    dataset = reload_dataset(run_dir, data_root)
+    model = load_model(run_dir / BEST_MODEL)
+    input_size = int(model.input_shape[1])
+    val = decode_split(dataset.val, base_size_for(input_size), "decoding val images")
+    metrics = evaluate_model(model, val, input_size, ten_crop)
+    record = {**metrics, "split": "val", "images": len(val), "checkpoint": BEST_MODEL}
+    update_metrics(run_dir, record)
+    return record

@@ -1,0 +1,152 @@
+"""``RunConfig``: the dataset and the recipe of one ``alexedge train`` run, as TOML.
+
+``RUN/config.toml`` is written before training starts and holds every value the run
+used (model options resolved, the dataset layout detected), so ``alexedge train
+--config RUN/config.toml`` trains the same run again and ``--resume RUN`` continues
+it. Read with the standard library's ``tomllib``; written by the small writer below,
+which only needs the flat tables of scalars and lists that these configs contain.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from alexedge.atomic import write_text
+from alexedge.config_base import require as _require
+from alexedge.errors import ConfigError
+from alexedge.train.config import TrainConfig
+
+try:
+    import tomllib
+except ModuleNotFoundError:  # Python 3.10: the same parser as a package
+    import tomli as tomllib  # type: ignore[no-redef]
+
+__all__ = [
+    "ADAMW_LEARNING_RATE",
+    "ADAMW_WEIGHT_DECAY",
+    "RUN_CONFIG",
+    "DataConfig",
+    "RunConfig",
+    "read_run_config",
+    "to_toml",
+    "train_config_with",
+    "write_run_config",
+]
+
+RUN_CONFIG = "config.toml"
+# AdamW's usual starting point (Loshchilov & Hutter 2019 scale): SGD's 0.1 and 5e-4
+# would diverge and barely decay with Adam's normalized steps.
+ADAMW_LEARNING_RATE = 1e-3
+ADAMW_WEIGHT_DECAY = 0.05
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    """Which images a run trains on: ``alexedge.data.load_dataset``'s arguments."""
+
+    root: Path
+    layout: str = "auto"
+    classes: int | None = None
+    classes_file: Path | None = None
+    val_fraction: float = 0.1
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "root", Path(self.root))
+        if self.classes_file is not None:
+            object.__setattr__(self, "classes_file", Path(self.classes_file))
+        _require(
+            self.classes is None or self.classes >= 2,
+            f"--classes must be at least 2, got {self.classes}",
+        )
+        _require(
+            0 < self.val_fraction < 1, f"--val-fraction must be in (0, 1), got {self.val_fraction}"
+        )
+        _require(
+            self.classes is None or self.classes_file is None,
+            "give either --classes or --classes-file, not both",
+        )
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    data: DataConfig
+    train: TrainConfig
+
+
+def train_config_with(base: TrainConfig, **options: Any) -> TrainConfig:
+    """``base`` with the options that are not None; defaults follow the choices made.
+
+    Switching to AdamW without a learning rate or weight decay takes
+    ``ADAMW_LEARNING_RATE`` and ``ADAMW_WEIGHT_DECAY``; the hinge loss without a label
+    smoothing takes 0 (smoothing is a cross-entropy notion).
+    """
+    changes = {k: v for k, v in options.items() if v is not None}
+    if changes.get("optimizer") == "adamw" and base.optimizer != "adamw":
+        changes.setdefault("learning_rate", ADAMW_LEARNING_RATE)
+        changes.setdefault("weight_decay", ADAMW_WEIGHT_DECAY)
+    if changes.get("loss") == "hinge":
+        changes.setdefault("label_smoothing", 0.0)
+    return base.replace(**changes) if changes else base
+
+
+def to_toml(config: RunConfig) -> str:
+    """``[data]`` and ``[train]`` tables; unset (None) values are left out."""
+    sections = {"data": dataclasses.asdict(config.data), "train": dataclasses.asdict(config.train)}
+    lines = ["# alexedge training run: `alexedge train --config THIS_FILE` trains it again."]
+    for name, table in sections.items():
+        lines.append(f"\n[{name}]")
+        lines += [f"{k} = {_toml_value(v)}" for k, v in table.items() if v is not None]
+    return "\n".join(lines) + "\n"
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        return repr(value) if math.isfinite(value) else ("nan" if math.isnan(value) else f"{value}")
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    # JSON string escapes are valid TOML basic-string escapes.
+    return json.dumps(str(value), ensure_ascii=False)
+
+
+def write_run_config(path: Path, config: RunConfig) -> None:
+    write_text(path, to_toml(config))
+
+
+def read_run_config(path: Path) -> RunConfig:
+    """Parse a config written by ``write_run_config`` (or by hand in the same form).
+
+    Raises:
+        ConfigError: missing file, invalid TOML, unknown tables or keys, bad values.
+    """
+    try:
+        doc = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: no such config file") from None
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as e:
+        raise ConfigError(f"{path}: not a valid TOML config ({e})") from e
+    unknown = sorted(set(doc) - {"data", "train"})
+    _require(not unknown, f"{path}: unknown tables {unknown}; expected [data] and [train]")
+    _require("data" in doc and "root" in doc["data"], f"{path}: needs [data] with a root")
+    return RunConfig(
+        data=_build(DataConfig, doc["data"], path),
+        train=_build(TrainConfig, doc.get("train", {}), path),
+    )
+
+
+def _build(cls: type, values: dict[str, Any], path: Path) -> Any:
+    names = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(values) - names)
+    _require(not unknown, f"{path}: unknown {cls.__name__} keys {unknown}")
+    try:
+        return cls(**values)
+    except (ConfigError, TypeError) as e:
+        raise ConfigError(f"{path}: {e}") from e

@@ -1,0 +1,147 @@
+"""``alexedge train`` as a library call: dataset -> run folder -> fit -> metrics.
+
+``train_run`` starts a run folder, ``resume_run`` continues one. Every check that can
+fail on the user's input (model name, input size, classes, output folder) runs before
+the first file is written or an image decoded. Only the chief of a multi-worker
+cluster writes the folder; the other workers train alongside and write nothing.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from alexedge.atomic import write_json
+from alexedge.data.dataset import ImageDataset, load_dataset
+from alexedge.data.stats import ChannelStats
+from alexedge.errors import ConfigError, ModelError
+from alexedge.run import BEST_MODEL, DATA_STATS, TRAIN_CONFIG, reload_dataset
+from alexedge.train import loop
+from alexedge.train.callbacks import read_state
+from alexedge.train.config import TrainConfig
+from alexedge.train.distribute import is_chief, make_strategy
+from alexedge.train.evaluate import evaluate_model, update_metrics
+from alexedge.train.models import get_spec
+from alexedge.train.prepare import PreparedData, prepare_data, write_data_files
+from alexedge.train.run_config import (
+    RUN_CONFIG,
+    DataConfig,
+    RunConfig,
+    read_run_config,
+    write_run_config,
+)
+
+__all__ = ["RunOutcome", "check_model", "check_new_run_folder", "resume_run", "train_run"]
+
+
+@dataclass(frozen=True)
+class RunOutcome:
+    run_dir: Path
+    result: loop.TrainResult
+    metrics: dict[str, Any]  # empty on workers other than the chief
+    epochs_before: int  # epochs already done when this call started (resume)
+    chief: bool = True  # False on the workers of a cluster that write nothing
+    train_images: int = 0  # decoded training images (after skipping unreadable files)
+
+
+def check_model(config: TrainConfig) -> None:
+    """Fail early on an unknown model name or an input too small for it."""
+    spec = get_spec(config.model)
+    if config.input_size < spec.min_input_size:
+        raise ModelError(
+            f"{config.model} needs input of at least {spec.min_input_size}x"
+            f"{spec.min_input_size}, got --size {config.input_size}"
+        )
+
+
+def check_new_run_folder(out: Path) -> None:
+    if out.exists() and not out.is_dir():
+        raise ConfigError(f"{out}: exists and is not a folder")
+    if out.is_dir() and any(out.iterdir()):
+        raise ConfigError(
+            f"{out}: folder exists and is not empty; continue it with --resume {out} "
+            "or choose another --out"
+        )
+
+
+def train_run(config: RunConfig, out: Path) -> RunOutcome:
+    """Train ``config`` into the new run folder ``out``."""
+    check_model(config.train)
+    chief = is_chief(make_strategy(config.train.strategy))  # before any other TF work
+    dataset = _load(config.data, config.train.seed)
+    if chief:
+        check_new_run_folder(out)
+    data = prepare_data(dataset, config.train.input_size)
+    if chief:
+        recorded = dataclasses.replace(
+            config.data, root=Path(dataset.root).resolve(), layout=dataset.layout
+        )
+        out.mkdir(parents=True, exist_ok=True)
+        write_run_config(out / RUN_CONFIG, RunConfig(recorded, config.train))
+        write_json(out / TRAIN_CONFIG, dataclasses.asdict(config.train))
+        write_data_files(out, data, config.data.val_fraction, config.train.seed)
+    return _fit_and_evaluate(data, config.train, out, chief, 0)
+
+
+def resume_run(run_dir: Path, data_root: Path | None = None) -> RunOutcome:
+    """Continue ``run_dir`` from its last finished epoch, with its own config and data.
+
+    ``data_root`` points at the dataset when it has moved since the run started.
+    """
+    if not (run_dir / RUN_CONFIG).is_file():
+        raise ConfigError(f"{run_dir}: not an alexedge train run folder (no {RUN_CONFIG})")
+    config = read_run_config(run_dir / RUN_CONFIG)
+    check_model(config.train)
+    chief = is_chief(make_strategy(config.train.strategy))
+    dataset = reload_dataset(run_dir, data_root)
+    data = prepare_data(dataset, config.train.input_size, _saved_stats(run_dir))
+    before = read_state(run_dir).epochs_done
+    if chief:
+        _remove_stale_temporaries(run_dir)
+    return _fit_and_evaluate(data, config.train, run_dir, chief, before)
+
+
+def _remove_stale_temporaries(run_dir: Path) -> None:
+    # ``alexedge.atomic`` writes ``.<name>.<random>.tmp<suffix>`` and renames it; a kill
+    # during a save leaves one behind, never a half-written real file.
+    for path in run_dir.glob(".*.tmp*"):
+        path.unlink(missing_ok=True)
+
+
+def _load(data: DataConfig, seed: int) -> ImageDataset:
+    return load_dataset(
+        data.root,
+        data.classes,
+        layout=data.layout,
+        classes_file=data.classes_file,
+        val_fraction=data.val_fraction,
+        seed=seed,
+    )
+
+
+def _saved_stats(run_dir: Path) -> ChannelStats | None:
+    path = run_dir / DATA_STATS
+    return ChannelStats.from_dict(json.loads(path.read_text())) if path.is_file() else None
+
+
+def _fit_and_evaluate(
+    data: PreparedData, config: TrainConfig, run_dir: Path, chief: bool, before: int
+) -> RunOutcome:
+    result = loop.train(data.train, data.val, data.dataset.num_classes, data.stats, config, run_dir)
+    metrics: dict[str, Any] = {}
+    if chief:
+        metrics = evaluate_model(result.model, data.val, config.input_size, ten_crop=True)
+        update_metrics(
+            run_dir,
+            {
+                **metrics,
+                "split": "val",
+                "images": len(data.val),
+                "checkpoint": BEST_MODEL,
+                "epochs": result.epochs_run,
+            },
+        )
+    return RunOutcome(run_dir, result, metrics, before, chief, len(data.train))

@@ -1,0 +1,91 @@
+"""Tiny, learnable data and configs shared by the training tests.
+
+Each class tints its images with one colour channel, so a tiny model learns them in a
+few steps: a loss that does not fall is a bug, not bad luck.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import numpy as np
+import typer
+from PIL import Image
+
+from alexedge.data.decode import DecodedSplit
+from alexedge.train.config import TrainConfig
+
+__all__ = [
+    "TINY_REDUCED",
+    "assert_one_line_error",
+    "color_images",
+    "color_split",
+    "tiny_config",
+    "train_app",
+    "write_color_dataset",
+]
+
+# alexnet-reduced's test-sized options (its ModelSpec.tiny_options) at 32x32.
+TINY_REDUCED = {"width": 1 / 16, "fc_units": 16}
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
+
+
+def color_images(labels: np.ndarray, size: int, seed: int) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    images = rng.integers(0, 90, (len(labels), size, size, 3)).astype(np.uint8)
+    for image, label in zip(images, labels, strict=True):
+        image[..., int(label) % 3] += np.uint8(120 + 30 * (int(label) // 3))
+    return images
+
+
+def color_split(n: int, classes: int = 3, size: int = 37, seed: int = 0) -> DecodedSplit:
+    """``n`` decoded base images, labels cycling through ``classes``."""
+    labels = (np.arange(n) % classes).astype(np.int32)
+    paths = tuple(f"img{i}.png" for i in range(n))
+    return DecodedSplit(color_images(labels, size, seed), labels, paths, ())
+
+
+def write_color_dataset(
+    root: Path, classes: int = 3, per_class: int = 12, val_per_class: int = 4, size: int = 32
+) -> Path:
+    """A folder-layout dataset (``root/train/<class>``, ``root/val/<class>``) of PNGs."""
+    for split, count, seed in (("train", per_class, 0), ("val", val_per_class, 1)):
+        labels = np.repeat(np.arange(classes), count)
+        images = color_images(labels, size, seed)
+        for i, (image, label) in enumerate(zip(images, labels, strict=True)):
+            folder = root / split / f"class{label}"
+            folder.mkdir(parents=True, exist_ok=True)
+            Image.fromarray(image).save(folder / f"{i}.png")
+    return root
+
+
+def tiny_config(**changes: object) -> TrainConfig:
+    values: dict[str, object] = {
+        "model": "alexnet-reduced",
+        "input_size": 32,
+        "epochs": 2,
+        "batch_size": 8,
+        **TINY_REDUCED,
+    }
+    values.update(changes)
+    return TrainConfig(**values)  # type: ignore[arg-type]
+
+
+def train_app() -> typer.Typer:
+    """A fresh app with only the training commands (independent of cli.py's wiring)."""
+    from alexedge.cli_train import register
+
+    app = typer.Typer(pretty_exceptions_enable=False, no_args_is_help=True)
+    register(app)
+    return app
+
+
+def assert_one_line_error(result, needle: str) -> None:
+    """A ``CliRunner`` result that failed with exit 2 and one ``error:`` line, no traceback."""
+    text = _ANSI.sub("", result.output)
+    errors = [line for line in text.splitlines() if line.startswith("error: ")]
+    assert result.exit_code == 2, text
+    assert len(errors) == 1 and needle in errors[0], text
+    assert "Traceback" not in text, text
+    assert result.exception is None or isinstance(result.exception, SystemExit), text
