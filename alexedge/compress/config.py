@@ -1,4 +1,10 @@
-"""``CompressConfig``: pruning fine-tune and TFLite export settings."""
+"""``CompressConfig``: which compressed variants to make from a trained model, and how.
+
+One frozen config for the whole compression stage (pruning, QAT, clustering, PTQ,
+verification), validated here so that a bad value fails before any file is written.
+The pipeline uses the single-target fields (``sparsity``, ``quantize``); ``alexedge
+compress`` also sets the family fields (``sparsities``, ``qat``, ``clusters``, ``io_type``).
+"""
 
 from __future__ import annotations
 
@@ -6,14 +12,55 @@ from dataclasses import dataclass
 
 from alexedge.config_base import require as _require
 
-__all__ = ["QUANTIZATION_MODES", "CompressConfig"]
+__all__ = [
+    "ALLOCATIONS",
+    "IO_TYPES",
+    "MIN_AGREEMENT",
+    "QUANTIZATION_MODES",
+    "CompressConfig",
+    "parse_float_list",
+    "parse_name_list",
+]
 
 QUANTIZATION_MODES = ("float32", "dynamic", "float16", "int8")
+IO_TYPES = ("uint8", "int8", "float32")
+# How a pruning target is spread over layers: the same share everywhere, or by the
+# Erdős-Rényi-Kernel score, more where a layer has many weights per unit (see
+# ``prune.allocate_sparsity``).
+ALLOCATIONS = ("uniform", "size")
+# Share of validation images whose top-1 must match the Keras model a variant came
+# from. Float files only reorder float arithmetic; int8 weights (dynamic range and
+# full integer) may flip near-ties. Below its floor a variant is a broken export.
+MIN_AGREEMENT = {"float32": 0.995, "float16": 0.995, "dynamic": 0.97, "int8": 0.97}
 
 
 @dataclass(frozen=True)
 class CompressConfig:
-    """Pruning fine-tune and TFLite export of a trained model."""
+    """Compression of a trained model into TFLite variants.
+
+    Attributes:
+        sparsity: the pruning target of the pipeline's single pruned model.
+        sparsities: ``alexedge compress``'s pruning targets, one pruned model each;
+            empty means ``(sparsity,)``; a target of 0 means no pruning.
+        finetune_epochs: epochs of every fine-tune (pruning, clustering, QAT).
+        finetune_learning_rate: peak of the warm-up + cosine fine-tune schedule.
+        skip_layers: Conv2D/Dense layers never pruned or clustered (the first conv
+            holds few weights and every later feature depends on it).
+        allocation: ``uniform`` or ``size`` (per-layer targets, see ``ALLOCATIONS``).
+        prune_end_fraction: share of the fine-tune after which sparsity stays at the
+            target; the rest lets weights and batch norm recover from the last step.
+        prune_frequency: steps between pruning updates; 0 picks about 30 updates.
+        quantize: TFLite modes exported from every Keras model (float32 of the trained
+            model is always exported: it is the reference of every size ratio).
+        qat: also fine-tune with quantization-aware training (pruning-preserving for
+            pruned models) and export those as int8.
+        qat_learning_rate: QAT's peak rate, a tenth of the pruning fine-tune's: QAT
+            starts from a converged model and only has to adapt to rounding.
+        clusters: weight clusters per layer (0: no clustering).
+        preserve_sparsity: clustering a pruned model keeps its zeros.
+        io_type: input/output tensor type of int8 models (MediaPipe needs uint8).
+        calibration_images: representative images for full-integer quantization.
+    """
 
     sparsity: float = 0.75
     finetune_epochs: int = 3
@@ -22,12 +69,65 @@ class CompressConfig:
     quantize: tuple[str, ...] = QUANTIZATION_MODES
     calibration_images: int = 200
     seed: int = 0
+    sparsities: tuple[float, ...] = ()
+    allocation: str = "uniform"
+    prune_end_fraction: float = 0.6
+    prune_frequency: int = 0
+    qat: bool = False
+    qat_learning_rate: float = 0.001
+    clusters: int = 0
+    preserve_sparsity: bool = True
+    io_type: str = "uint8"
 
     def __post_init__(self) -> None:
-        _require(0 <= self.sparsity < 1, f"sparsity must be in [0, 1), got {self.sparsity}")
+        for target in (self.sparsity, *self.sparsities):
+            _require(0 <= target < 1, f"sparsity must be in [0, 1), got {target}")
         _require(self.finetune_epochs >= 1, "fine-tune epochs must be at least 1")
+        _require(self.finetune_learning_rate > 0, "fine-tune learning rate must be > 0")
+        _require(self.qat_learning_rate > 0, "QAT learning rate must be > 0")
         _require(self.calibration_images >= 1, "need at least 1 calibration image")
         unknown = sorted(set(self.quantize) - set(QUANTIZATION_MODES))
         _require(
             not unknown, f"unknown quantization mode(s) {unknown}; known: {QUANTIZATION_MODES}"
         )
+        _require(self.io_type in IO_TYPES, f"unknown --io {self.io_type!r}; choose {IO_TYPES}")
+        _require(self.allocation in ALLOCATIONS, f"allocation must be one of {ALLOCATIONS}")
+        _require(0 < self.prune_end_fraction <= 1, "prune_end_fraction must be in (0, 1]")
+        _require(self.prune_frequency >= 0, "prune_frequency must be >= 0")
+        _require(
+            self.clusters == 0 or 2 <= self.clusters <= 256,
+            f"--clusters must be 0 (off) or from 2 to 256 (int8 has 256 values), "
+            f"got {self.clusters}",
+        )
+        _require(
+            not self.qat or "int8" in self.quantize,
+            "--qat makes int8 models: add int8 to --quantize",
+        )
+
+    @property
+    def pruning_targets(self) -> tuple[float, ...]:
+        """The non-zero sparsity targets, ascending and without repeats."""
+        return tuple(sorted({s for s in (self.sparsities or (self.sparsity,)) if s > 0}))
+
+
+def parse_float_list(text: str, option: str) -> tuple[float, ...]:
+    """``"0.5,0.75"`` -> ``(0.5, 0.75)``, refusing anything that is not a number."""
+    values = []
+    for part in _split(text):
+        try:
+            values.append(float(part))
+        except ValueError:
+            _require(False, f"{option}: {part!r} is not a number (give e.g. 0.5,0.75,0.9)")
+    _require(bool(values), f"{option}: give at least one value")
+    return tuple(values)
+
+
+def parse_name_list(text: str, option: str) -> tuple[str, ...]:
+    """``"dynamic, int8"`` -> ``("dynamic", "int8")``; the config validates the names."""
+    names = tuple(_split(text))
+    _require(bool(names), f"{option}: give at least one value")
+    return names
+
+
+def _split(text: str) -> list[str]:
+    return [part.strip() for part in text.split(",") if part.strip()]

@@ -8,6 +8,7 @@ default because MediaPipe Tasks refuses int8 input tensors (shared FINDINGS.md).
 
 from __future__ import annotations
 
+import re
 import warnings
 from collections.abc import Iterator
 
@@ -55,7 +56,16 @@ def convert(
             warnings.filterwarnings("ignore", "Statistics for quantized inputs were expected")
             return bytes(converter.convert())
     except Exception as e:
-        raise ModelError(f"TFLite conversion ({mode}) failed: {type(e).__name__}: {e}") from e
+        raise ModelError(f"TFLite conversion ({mode}) failed: {_summary(e)}") from e
+
+
+def _summary(error: Exception) -> str:
+    """The converter's own error lines, on one line: its message embeds a whole MLIR dump."""
+    text = str(error)
+    found = dict.fromkeys(m.strip() for m in re.findall(r"error: ([^\n]+)", text))
+    lines = [line for line in found if line.rstrip(": ")] or text.strip().splitlines()[:1]
+    summary = "; ".join(lines[:3]) or type(error).__name__
+    return summary if len(summary) <= 400 else summary[:397] + "..."
 
 
 def _configure_full_int8(

@@ -3,7 +3,9 @@
 Accuracy comes from the edge runtime on the validation files (the phone's code
 path, not Keras); size is bytes on disk and after gzip -9 (what a download costs);
 latency is the median single-image invoke time with 1 and 2 threads; agreement is
-the share of validation images whose top-1 matches the Keras model it came from.
+the share of validation images whose top-1 matches the Keras model it came from,
+checked against its floor (``verify``). What the file computes in (I/O types,
+float ops, zeros) is read from the exported bytes themselves.
 """
 
 from __future__ import annotations
@@ -11,12 +13,14 @@ from __future__ import annotations
 import gzip
 import statistics
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
 
+from alexedge.compress.tflite_ops import float_ops, io_tensors
 from alexedge.compress.tflite_weights import count_weights
+from alexedge.compress.verify import check_agreement
 from alexedge.data.dataset import Sample
 from alexedge.edge_runtime import evaluate_tflite
 from alexedge.edge_runtime.interpreter import load_interpreter
@@ -26,9 +30,11 @@ __all__ = ["VariantMeasurement", "measure_latency_ms", "measure_variant"]
 
 @dataclass(frozen=True)
 class VariantMeasurement:
+    """One row of ``variants.json``; the fields after ``latency_ms_2_threads`` are schema v2."""
+
     name: str
     file: str
-    source: str  # which Keras model it was converted from: "float" or "pruned"
+    source: str  # the Keras model it was converted from: "float", "pruned75", "qat", ...
     quantization: str
     bytes: int
     gzip_bytes: int
@@ -40,6 +46,16 @@ class VariantMeasurement:
     keras_agreement: float
     latency_ms_1_thread: float
     latency_ms_2_threads: float
+    sparsity_target: float = 0.0
+    qat: bool = False
+    clusters: int = 0
+    io: str = "float32"
+    input: dict[str, object] = field(default_factory=dict)
+    output: dict[str, object] = field(default_factory=dict)
+    float_ops: dict[str, int] = field(default_factory=dict)
+    agreement_floor: float = 0.0
+    status: str = "ok"  # "failed": agreement below the floor, see ``error``
+    error: str | None = None
 
     def to_dict(self) -> dict[str, object]:
         d = asdict(self)
@@ -70,10 +86,22 @@ def measure_variant(
     val_samples: list[Sample],
     keras_predictions: np.ndarray,
     keras_top1: float,
+    *,
+    sparsity_target: float = 0.0,
+    qat: bool = False,
+    clusters: int = 0,
 ) -> VariantMeasurement:
+    """Evaluate, size, time and verify one exported file against its Keras model.
+
+    Never raises for a low agreement: the row says ``status: "failed"`` so the other
+    variants' measurements are kept; ``verify.raise_for_failures`` fails loudly.
+    """
     data = path.read_bytes()
     weights = count_weights(data)
     result = evaluate_tflite(path, val_samples, progress=False)
+    agreement = float(np.mean(result.predictions == np.asarray(keras_predictions)))
+    inp, out = io_tensors(data)
+    check = check_agreement(name, quantization, agreement)
     return VariantMeasurement(
         name=name,
         file=path.name,
@@ -86,7 +114,17 @@ def measure_variant(
         top1=result.top1,
         top5=result.top5,
         keras_top1=keras_top1,
-        keras_agreement=float(np.mean(result.predictions == keras_predictions)),
+        keras_agreement=agreement,
         latency_ms_1_thread=measure_latency_ms(path, threads=1),
         latency_ms_2_threads=measure_latency_ms(path, threads=2),
+        sparsity_target=sparsity_target,
+        qat=qat,
+        clusters=clusters,
+        io=inp.dtype,
+        input=inp.to_dict(),
+        output=out.to_dict(),
+        float_ops=float_ops(data),
+        agreement_floor=check.floor,
+        status="ok" if check.ok else "failed",
+        error=check.message,
     )

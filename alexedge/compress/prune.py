@@ -1,32 +1,47 @@
 """Magnitude pruning with tensorflow-model-optimization, safe for batch-norm networks.
 
-Two pitfalls measured on this stack (shared FINDINGS.md) shape this module:
-``prune_low_magnitude`` on a whole model fails on layers outside tfmot's registry
-(the Normalization input layer), so only Conv2D/Dense layers are wrapped through
-``clone_model``; and a short schedule leaves BN moving statistics stale after the
-last pruning jump, so the schedule ends early and BN statistics are re-estimated
-on training images after stripping.
+wrap (``prune_low_magnitude`` per Conv2D/Dense layer, PolynomialDecay from 0 to the
+target) -> fine-tune (``UpdatePruningStep``) -> strip (``strip_pruning``) -> re-estimate
+batch norm. Three pitfalls measured on this stack (shared FINDINGS.md) shape it:
+the whole-model ``prune_low_magnitude`` fails on the Normalization input layer, so
+layers are wrapped one by one (``alexedge.compress.wrap``); a short schedule leaves BN
+moving statistics stale after the last pruning jump, so the schedule reaches its
+target early (``prune_end_fraction``) and BN statistics are recomputed after
+stripping; and one uniform target over-prunes small, sensitive layers, so targets
+can be spread by layer size (``allocate_sparsity``) and the first conv stays dense.
 """
 
 from __future__ import annotations
 
-import sys
-from dataclasses import dataclass
+import math
+from dataclasses import dataclass, replace
 
 import numpy as np
 import tensorflow_model_optimization as tfmot
 import tf_keras as keras
 
-from alexedge.config import CompressConfig, TrainConfig
+from alexedge.compress.config import CompressConfig
+from alexedge.compress.finetune import FinetuneData, finetune, steps_per_epoch
+from alexedge.compress.wrap import PRUNABLE, weight_layers, wrap_layers
 from alexedge.data.decode import DecodedSplit
 from alexedge.data.stats import ChannelStats
-from alexedge.train.input_pipeline import eval_inputs, train_dataset
-from alexedge.train.loop import compile_for_training
-from alexedge.train.schedule import WarmupCosine
+from alexedge.preprocess import center_crop
+from alexedge.train.config import TrainConfig
 
-__all__ = ["LayerSparsity", "layer_sparsity", "prune_and_finetune", "reestimate_batchnorm"]
+__all__ = [
+    "LayerSparsity",
+    "allocate_sparsity",
+    "bn_images",
+    "layer_sparsity",
+    "overall_sparsity",
+    "prune",
+    "prune_and_finetune",
+    "reestimate_batchnorm",
+    "wrap_for_pruning",
+]
 
-_PRUNABLE = (keras.layers.Conv2D, keras.layers.Dense)
+# ERK-style allocation never leaves a pruned layer with fewer than 2% of its weights.
+_MAX_LAYER_SPARSITY = 0.98
 
 
 @dataclass(frozen=True)
@@ -39,36 +54,108 @@ class LayerSparsity:
     def sparsity(self) -> float:
         return self.zeros / self.weights if self.weights else 0.0
 
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "layer": self.layer,
+            "weights": self.weights,
+            "zeros": self.zeros,
+            "sparsity": round(self.sparsity, 4),
+        }
+
 
 def layer_sparsity(model: keras.Model) -> list[LayerSparsity]:
     """Zeros in each Conv2D/Dense kernel (biases are never pruned)."""
     rows = []
     for layer in model.layers:
-        if isinstance(layer, _PRUNABLE):
+        if isinstance(layer, PRUNABLE):
             kernel = layer.kernel.numpy()
             rows.append(LayerSparsity(layer.name, kernel.size, int(np.sum(kernel == 0))))
     return rows
 
 
-def _wrap_for_pruning(model: keras.Model, config: CompressConfig, total_steps: int) -> keras.Model:
-    # Reach the target at 60% of fine-tuning: the rest lets BN and weights recover.
-    schedule = tfmot.sparsity.keras.PolynomialDecay(
-        initial_sparsity=0.0,
-        final_sparsity=config.sparsity,
-        begin_step=0,
-        end_step=max(1, int(0.6 * total_steps)),
-        frequency=max(1, total_steps // 30),
+def overall_sparsity(rows: list[LayerSparsity], skip: tuple[str, ...] = ()) -> float:
+    """Share of zeros over the kernels of the layers not in ``skip``."""
+    kept = [r for r in rows if r.layer not in skip]
+    total = sum(r.weights for r in kept)
+    return sum(r.zeros for r in kept) / total if total else 0.0
+
+
+def allocate_sparsity(
+    shapes: dict[str, tuple[int, ...]], target: float, allocation: str = "uniform"
+) -> dict[str, float]:
+    """Per-layer sparsity whose weighted mean over ``shapes`` is ``target``.
+
+    ``uniform`` gives every layer the target. ``size`` keeps a share of weights
+    proportional to the Erdős-Rényi-Kernel score ``sum(shape) / prod(shape)`` (Evci
+    et al. 2020, RigL): layers with many weights per input and output unit are pruned
+    hardest (the paper model's fc6, 9216x4096), small layers and the classifier least.
+    Which layers those are depends on the model: in ``alexnet-reduced`` at 56-64 px the
+    3x3 convolutions outweigh the 512-unit FC layers. Layers whose share would exceed
+    1 stay dense and the rest are re-solved.
+    """
+    if allocation == "uniform" or target == 0:
+        return {name: target for name in shapes}
+    sizes = {n: math.prod(s) for n, s in shapes.items()}
+    score = {n: sum(s) / sizes[n] for n, s in shapes.items()}
+    budget = (1 - target) * sum(sizes.values())
+    dense: set[str] = set()
+    while True:
+        free = [n for n in shapes if n not in dense]
+        scale = (budget - sum(sizes[n] for n in dense)) / sum(score[n] * sizes[n] for n in free)
+        full = [n for n in free if scale * score[n] >= 1]
+        if not full:
+            break
+        dense.update(full)
+    return {
+        n: 0.0 if n in dense else min(_MAX_LAYER_SPARSITY, 1 - scale * score[n]) for n in shapes
+    }
+
+
+def wrap_for_pruning(model: keras.Model, config: CompressConfig, total_steps: int) -> keras.Model:
+    """``prune_low_magnitude`` around every Conv2D/Dense layer outside ``skip_layers``."""
+    layers = weight_layers(model, config.skip_layers)
+    targets = allocate_sparsity(
+        {layer.name: tuple(layer.kernel.shape) for layer in layers},
+        config.sparsity,
+        config.allocation,
     )
+    end = max(1, round(config.prune_end_fraction * total_steps))
+    frequency = config.prune_frequency or max(1, end // 30)
 
-    def clone(layer: keras.layers.Layer) -> keras.layers.Layer:
-        # A fresh layer each time: wrapping ``layer`` itself would share its variables
-        # and fine-tuning would silently overwrite the float model being compressed.
-        fresh = layer.__class__.from_config(layer.get_config())
-        if isinstance(layer, _PRUNABLE) and layer.name not in config.skip_layers:
-            return tfmot.sparsity.keras.prune_low_magnitude(fresh, pruning_schedule=schedule)
-        return fresh
+    def wrap(layer: keras.layers.Layer) -> keras.layers.Layer | None:
+        if targets.get(layer.name, 0.0) <= 0:
+            return None
+        schedule = tfmot.sparsity.keras.PolynomialDecay(
+            initial_sparsity=0.0,
+            final_sparsity=targets[layer.name],
+            begin_step=0,
+            end_step=end,
+            frequency=frequency,
+        )
+        return tfmot.sparsity.keras.prune_low_magnitude(layer, pruning_schedule=schedule)
 
-    return keras.models.clone_model(model, clone_function=clone)
+    return wrap_layers(model, wrap)
+
+
+def prune(model: keras.Model, data: FinetuneData, config: CompressConfig) -> keras.Model:
+    """wrap -> fine-tune -> strip -> re-estimate BN; ``model`` itself is left untouched."""
+    total = steps_per_epoch(data) * config.finetune_epochs
+    wrapped = wrap_for_pruning(model, config, total)
+    finetune(wrapped, data, config, [tfmot.sparsity.keras.UpdatePruningStep()])
+    stripped = tfmot.sparsity.keras.strip_pruning(wrapped)
+    reestimate_batchnorm(stripped, bn_images(data))
+    return stripped
+
+
+def bn_images(data: FinetuneData, count: int = 40 * 128) -> np.ndarray:
+    """Centre crops of up to ``count`` training images: what BN statistics are taken on.
+
+    Evaluation crops, not augmented ones, because the statistics must match what the
+    model sees at inference; a subset keeps memory bounded at 227x227 inputs.
+    """
+    split, size = data.train_split, data.train_config.input_size
+    order = np.random.default_rng(0).permutation(len(split))[:count]
+    return np.stack([center_crop(split.images[i], size) for i in order]).astype(np.float32)
 
 
 def prune_and_finetune(
@@ -78,42 +165,12 @@ def prune_and_finetune(
     stats: ChannelStats,
     train_config: TrainConfig,
     config: CompressConfig,
+    sparsity: float | None = None,
 ) -> keras.Model:
-    """Prune ``model`` to ``config.sparsity`` while fine-tuning; return the stripped model."""
-    steps = max(1, len(train_split) // train_config.batch_size)
-    total = steps * config.finetune_epochs
-    pruned = _wrap_for_pruning(model, config, total)
-    pruned.set_weights(_weights_for(pruned, model))
-    schedule = WarmupCosine(config.finetune_learning_rate, total, 0)
-    compile_for_training(pruned, train_config, schedule, num_classes)
-    data = train_dataset(
-        train_split,
-        num_classes,
-        train_config.input_size,
-        train_config.batch_size,
-        stats,
-        train_config.pca_lighting,
-        config.seed,
-    )
-    pruned.fit(
-        data,
-        epochs=config.finetune_epochs,
-        callbacks=[tfmot.sparsity.keras.UpdatePruningStep()],
-        verbose=1 if sys.stderr.isatty() else 2,
-    )
-    stripped = tfmot.sparsity.keras.strip_pruning(pruned)
-    reestimate_batchnorm(stripped, eval_inputs(train_split, train_config.input_size))
-    return stripped
-
-
-def _weights_for(pruned: keras.Model, original: keras.Model) -> list[np.ndarray]:
-    """The trained weights in the wrapped model's order (wrappers add mask/threshold vars)."""
-    by_name = {w.name: w.numpy() for w in original.weights}
-    out = []
-    for w in pruned.weights:
-        key = w.name.replace("prune_low_magnitude_", "")
-        out.append(by_name.get(key, w.numpy()))
-    return out
+    """Prune ``model`` to ``sparsity`` (default ``config.sparsity``); return it stripped."""
+    if sparsity is not None:
+        config = replace(config, sparsity=sparsity)
+    return prune(model, FinetuneData(train_split, num_classes, stats, train_config), config)
 
 
 def reestimate_batchnorm(model: keras.Model, images: np.ndarray, batches: int = 40) -> None:

@@ -1,0 +1,92 @@
+"""``alexedge compress RUN``: the CLI face of ``alexedge.compress.family.compress_run``.
+
+Kept out of ``cli.py`` so the compression options live beside nothing else; ``cli.py``
+calls ``register(app)``. Options are parsed and validated into a ``CompressConfig``
+before anything heavy is imported, so bad input costs no TensorFlow start-up and
+leaves the run folder untouched.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+__all__ = ["register"]
+
+
+def compress(
+    run: Annotated[Path, typer.Argument(help="A training run folder (with best.keras).")],
+    sparsity: Annotated[
+        str, typer.Option(help="Pruning targets in [0, 1), comma-separated; 0 for no pruning.")
+    ] = "0.75",
+    quantize: Annotated[
+        str,
+        typer.Option(help="TFLite modes, comma-separated: float32, dynamic, float16, int8."),
+    ] = "float32,dynamic,float16,int8",
+    qat: Annotated[
+        bool,
+        typer.Option(help="Also quantization-aware training (pruning-preserving when pruned)."),
+    ] = False,
+    clusters: Annotated[
+        int, typer.Option(help="Weight clusters per layer (0: no clustering).")
+    ] = 0,
+    finetune_epochs: Annotated[
+        int, typer.Option(help="Epochs of each fine-tune (pruning, clustering, QAT).")
+    ] = 3,
+    io: Annotated[
+        str, typer.Option(help="Input/output type of int8 models: uint8, int8 or float32.")
+    ] = "uint8",
+    representative: Annotated[
+        Path | None,
+        typer.Option(help="Folder of images for int8 calibration (default: training images)."),
+    ] = None,
+    calibration_images: Annotated[
+        int, typer.Option(help="How many representative images calibrate int8.")
+    ] = 200,
+    skip_layers: Annotated[
+        str, typer.Option(help="Layers never pruned or clustered, comma-separated.")
+    ] = "conv1",
+    allocation: Annotated[
+        str, typer.Option(help="Per-layer sparsity: uniform, or size (ERK: more in dense layers).")
+    ] = "uniform",
+    data: Annotated[
+        Path | None, typer.Option(help="Where the run's dataset is now, if it moved.")
+    ] = None,
+    seed: Annotated[int, typer.Option(help="Seed for fine-tuning and calibration.")] = 0,
+) -> None:
+    """Prune, cluster, quantize and export a trained run as verified TFLite variants.
+
+    Writes RUN/variants/<name>.tflite and RUN/variants.json (sizes, gzip sizes, zeros,
+    top-1/top-5 with the edge runtime, latency, agreement with the Keras model). Exits
+    non-zero when a variant disagrees with its Keras model beyond its floor.
+    """
+    from alexedge.compress.config import CompressConfig, parse_float_list, parse_name_list
+
+    config = CompressConfig(
+        sparsities=parse_float_list(sparsity, "--sparsity"),
+        quantize=parse_name_list(quantize, "--quantize"),
+        qat=qat,
+        clusters=clusters,
+        finetune_epochs=finetune_epochs,
+        io_type=io,
+        calibration_images=calibration_images,
+        skip_layers=tuple(s.strip() for s in skip_layers.split(",") if s.strip()),
+        allocation=allocation,
+        seed=seed,
+    )
+    from alexedge.compress.family import compress_run
+    from alexedge.report import variants_table
+
+    result = compress_run(run, config, representative=representative, data_root=data, strict=False)
+    typer.echo(variants_table(result.doc))
+    typer.echo(f"\nVariants: {run / 'variants'}  (measurements: {run / 'variants.json'})")
+    result.raise_for_failures()
+
+
+def register(app: typer.Typer) -> None:
+    """Add the ``compress`` command to ``app`` (call it after ``cli.handle_errors`` exists)."""
+    from alexedge.cli_errors import handle_errors
+
+    app.command("compress")(handle_errors(compress))

@@ -1,0 +1,330 @@
+"""``alexedge compress RUN``: a family of verified, measured TFLite variants from one run.
+
+The family is planned first (pure, from the config): Keras *sources* (the trained
+model, one pruned model per sparsity target, optionally a QAT model of each, and a
+clustered model of each pruned one, or of the trained one when nothing is pruned),
+and for each source the TFLite modes to export. Then every source
+goes through the chain ``wrap -> fine-tune -> strip`` (``prune``/``cluster``/``qat``)
+and every variant through ``convert -> write -> measure -> verify``. ``variants.json``
+is rewritten after each source, so an interrupted run keeps what it measured.
+
+Variant names are ``<mode>`` for the trained model (``float32``, ``int8``: the names
+the pipeline uses) and ``<source>-<mode>`` otherwise (``pruned90-int8``,
+``pruned90-qat-int8``, ``pruned90-clustered16-int8``).
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from alexedge.atomic import write_bytes, write_json, write_text
+from alexedge.compress.config import QUANTIZATION_MODES, CompressConfig
+from alexedge.compress.inputs import RunInputs, load_run_inputs
+from alexedge.compress.measure import VariantMeasurement, measure_variant
+from alexedge.compress.schema import SCHEMA_VERSION, merge_variants_doc, validate_variants_doc
+from alexedge.compress.verify import raise_for_failures
+from alexedge.config import config_to_dict
+from alexedge.preprocess import center_crop
+from alexedge.run import LABELS, VARIANTS_DIR, VARIANTS_JSON
+
+__all__ = ["CompressResult", "SourcePlan", "compress_run", "plan_family", "variant_name"]
+
+Say = Callable[[str], None]
+_LRN = "LOCAL_RESPONSE_NORMALIZATION"
+
+
+def _say(message: str) -> None:
+    print(f"[alexedge] {message}", file=sys.stderr, flush=True)
+
+
+@dataclass(frozen=True)
+class SourcePlan:
+    """A Keras model of the family: how it is made from ``parent`` and what it exports."""
+
+    name: str
+    parent: str | None  # None: the trained model itself
+    technique: str  # "trained", "prune", "cluster" or "qat"
+    modes: tuple[str, ...]
+    sparsity_target: float = 0.0
+    clusters: int = 0
+    qat: bool = False
+
+
+@dataclass(frozen=True)
+class CompressResult:
+    run_dir: Path
+    doc: dict[str, Any]
+    measured: tuple[VariantMeasurement, ...]
+
+    @property
+    def failed(self) -> tuple[str, ...]:
+        return tuple(m.name for m in self.measured if m.status != "ok")
+
+    def raise_for_failures(self) -> None:
+        """``AgreementError`` naming every variant made now that failed verification."""
+        raise_for_failures(m.to_dict() for m in self.measured)
+
+
+def variant_name(source: str, mode: str) -> str:
+    return mode if source == "float" else f"{source}-{mode}"
+
+
+def _percent(target: float) -> str:
+    return f"{100 * target:.4g}"
+
+
+def plan_family(config: CompressConfig) -> list[SourcePlan]:
+    """Sources in build order; each parent is planned before its children."""
+    modes = tuple(m for m in QUANTIZATION_MODES if m in config.quantize)
+    # float32 of the trained model is always made: every size ratio is against it.
+    float_modes = ("float32", *(m for m in modes if m != "float32"))
+    plans = [SourcePlan("float", None, "trained", float_modes)]
+    for target in config.pruning_targets:
+        name = f"pruned{_percent(target)}"
+        plans.append(SourcePlan(name, "float", "prune", modes, sparsity_target=target))
+        plans += _derived(name, target, modes, config, cluster=True)
+    # Clustering follows pruning when there is pruning (Deep Compression's order):
+    # clustering the dense model as well would double the fine-tuning for a variant
+    # that cannot beat its pruned sibling on size.
+    return plans + _derived("float", 0.0, modes, config, cluster=not config.pruning_targets)
+
+
+def _derived(
+    parent: str, target: float, modes: tuple[str, ...], config: CompressConfig, cluster: bool
+) -> list[SourcePlan]:
+    prefix = "" if parent == "float" else f"{parent}-"
+    plans = []
+    if config.qat:
+        plans.append(SourcePlan(f"{prefix}qat", parent, "qat", ("int8",), target, qat=True))
+    if config.clusters and cluster:
+        name = f"{prefix}clustered{config.clusters}"
+        plans.append(SourcePlan(name, parent, "cluster", modes, target, clusters=config.clusters))
+    return plans
+
+
+def compress_run(
+    run_dir: Path,
+    config: CompressConfig,
+    *,
+    representative: Path | None = None,
+    data_root: Path | None = None,
+    strict: bool = True,
+    say: Say = _say,
+) -> CompressResult:
+    """Make, write, measure and verify every planned variant of the run in ``run_dir``.
+
+    Args:
+        representative: folder of images for int8 calibration (default: the run's
+            training images), all through the evaluation preprocessing.
+        data_root: where the run's dataset lives now, if it moved.
+        strict: raise ``AgreementError`` (after writing ``variants.json``) when a
+            variant fails verification; ``False`` leaves it to the caller.
+    """
+    plans = plan_family(config)
+    inputs = load_run_inputs(
+        run_dir, config.calibration_images, config.seed, representative, data_root
+    )
+    folder = run_dir / VARIANTS_DIR
+    write_text(folder / LABELS, "".join(f"{n}\n" for n in inputs.dataset.class_names))
+    write_json(folder / "config.json", config_to_dict(config))
+    previous = _read_previous(run_dir)
+    crops = _val_crops(inputs)
+    models: dict[str, Any] = {"float": inputs.model}
+    keras: dict[str, dict[str, Any]] = {}
+    measured: list[VariantMeasurement] = []
+    for i, plan in enumerate(plans):
+        model = models[plan.name] = _build(plan, models, inputs, config, say)
+        predictions, keras[plan.name] = _score_keras(plan, model, crops, inputs, config)
+        _report_source(plan.name, keras[plan.name], say)
+        for mode in plan.modes:
+            measured.append(_variant(plan, mode, model, predictions, keras, inputs, config, say))
+        _release(models, plans[i + 1 :])
+        doc = _document(inputs, config, keras, measured, previous)
+        write_json(run_dir / VARIANTS_JSON, doc)
+    result = CompressResult(run_dir, doc, tuple(measured))
+    if strict:
+        result.raise_for_failures()
+    return result
+
+
+def _build(
+    plan: SourcePlan, models: dict[str, Any], inputs: RunInputs, config: CompressConfig, say: Say
+) -> Any:
+    if plan.parent is None:
+        return inputs.model
+    from alexedge.compress.finetune import FinetuneData
+
+    data = FinetuneData(
+        inputs.train_split(), inputs.dataset.num_classes, inputs.stats, inputs.train_config
+    )
+    parent = models[plan.parent]
+    say(f"{plan.name}: {plan.technique} + fine-tune from {plan.parent} ...")
+    if plan.technique == "prune":
+        from alexedge.compress.prune import prune
+
+        return prune(parent, data, replace(config, sparsity=plan.sparsity_target))
+    if plan.technique == "cluster":
+        from alexedge.compress.cluster import cluster
+
+        keep_zeros = config.preserve_sparsity and plan.sparsity_target > 0
+        return cluster(parent, data, config, preserve_sparsity=keep_zeros)
+    from alexedge.compress.qat import qat_finetune
+
+    return qat_finetune(parent, data, config, preserve_sparsity=plan.sparsity_target > 0)
+
+
+def _release(models: dict[str, Any], later: list[SourcePlan]) -> None:
+    """Drop the Keras models no later source derives from (the paper model is 240 MB)."""
+    needed = {"float"} | {p.parent for p in later if p.parent}
+    for name in [n for n in models if n not in needed]:
+        del models[name]
+
+
+def _val_crops(inputs: RunInputs) -> np.ndarray:
+    size = inputs.train_config.input_size
+    return np.stack([center_crop(img, size) for img in inputs.val_split.images])
+
+
+def _predict(model: Any, crops: np.ndarray, batch: int = 64) -> np.ndarray:
+    # Batches of uint8 cast one at a time: the paper model's float val set is 600 MB.
+    parts = [
+        np.asarray(model(crops[i : i + batch].astype(np.float32), training=False))
+        for i in range(0, len(crops), batch)
+    ]
+    return np.concatenate(parts)
+
+
+def _score_keras(
+    plan: SourcePlan, model: Any, crops: np.ndarray, inputs: RunInputs, config: CompressConfig
+) -> tuple[np.ndarray, dict[str, Any]]:
+    probs = _predict(model, crops)
+    labels = inputs.val_split.labels
+    ranked = np.argsort(-probs, axis=1, kind="stable")[:, :5]
+    entry: dict[str, Any] = {
+        "top1": float(np.mean(ranked[:, 0] == labels)),
+        "top5": float(np.mean(np.any(ranked == labels[:, None], axis=1))),
+        "sparsity_target": plan.sparsity_target,
+        "clusters": plan.clusters,
+        "qat": plan.qat,
+    }
+    if plan.technique in ("prune", "cluster"):
+        entry.update(_sparsity_entry(plan, model, config))
+    return ranked[:, 0], entry
+
+
+def _sparsity_entry(plan: SourcePlan, model: Any, config: CompressConfig) -> dict[str, Any]:
+    from alexedge.compress.prune import layer_sparsity, overall_sparsity
+
+    rows = layer_sparsity(model)
+    return {
+        "sparsity": round(overall_sparsity(rows, config.skip_layers), 4),
+        "layers": [r.to_dict() for r in rows],
+    }
+
+
+def _variant(
+    plan: SourcePlan,
+    mode: str,
+    model: Any,
+    predictions: np.ndarray,
+    keras: dict[str, dict[str, Any]],
+    inputs: RunInputs,
+    config: CompressConfig,
+    say: Say,
+) -> VariantMeasurement:
+    """convert -> write -> measure -> verify one variant."""
+    from alexedge.compress.convert import convert
+
+    name = variant_name(plan.name, mode)
+    calibration = inputs.calibration if mode == "int8" else None
+    data = convert(model, mode, calibration, config.io_type)
+    path = write_bytes(inputs.run_dir / VARIANTS_DIR / f"{name}.tflite", data)
+    m = measure_variant(
+        name,
+        path,
+        plan.name,
+        mode,
+        inputs.val_samples,
+        predictions,
+        keras[plan.name]["top1"],
+        sparsity_target=plan.sparsity_target,
+        qat=plan.qat,
+        clusters=plan.clusters,
+    )
+    if mode == "int8" and m.io != config.io_type and m.status == "ok":
+        m = replace(m, status="failed", error=f"{name}: I/O is {m.io}, not --io {config.io_type}")
+    _report(m, say)
+    return m
+
+
+def _report_source(name: str, entry: dict[str, Any], say: Say) -> None:
+    say(f"Keras {name}: top-1 {entry['top1']:.3f}, top-5 {entry['top5']:.3f}")
+    if "layers" in entry:
+        layers = ", ".join(f"{r['layer']} {100 * r['sparsity']:.0f}%" for r in entry["layers"])
+        say(f"{name}: sparsity {100 * entry['sparsity']:.1f}% of pruned layers ({layers})")
+
+
+def _report(m: VariantMeasurement, say: Say) -> None:
+    status = "" if m.status == "ok" else f"  FAILED: {m.error}"
+    say(
+        f"{m.name}: {m.bytes:,} bytes (gzip {m.gzip_bytes:,}), zeros "
+        f"{100 * (1 - m.nonzero_weights / max(1, m.weights)):.1f}%, top-1 {m.top1:.3f} "
+        f"(Keras {m.keras_top1:.3f}), agreement {m.keras_agreement:.3f}, "
+        f"{m.latency_ms_1_thread:.2f}/{m.latency_ms_2_threads:.2f} ms{status}"
+    )
+    if m.quantization == "int8" and m.float_ops:
+        ops = ", ".join(f"{op} x{n}" for op, n in m.float_ops.items())
+        hint = (
+            " (TFLite has no integer LRN kernel); for full-int8 deployment use the "
+            "batch-norm model alexnet-reduced, which has no LRN"
+            if _LRN in m.float_ops
+            else ""
+        )
+        say(f"{m.name}: ops left in float between DEQUANTIZE/QUANTIZE: {ops}{hint}")
+
+
+def _read_previous(run_dir: Path) -> dict[str, Any] | None:
+    import json
+
+    path = run_dir / VARIANTS_JSON
+    try:
+        doc = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    return doc if isinstance(doc, dict) and isinstance(doc.get("variants"), list) else None
+
+
+def _document(
+    inputs: RunInputs,
+    config: CompressConfig,
+    keras: dict[str, dict[str, Any]],
+    measured: list[VariantMeasurement],
+    previous: dict[str, Any] | None,
+) -> dict[str, Any]:
+    train = inputs.decoded_train
+    skipped = len(inputs.val_split.skipped) + (len(train.skipped) if train else 0)
+    new = {
+        "schema_version": SCHEMA_VERSION,
+        "model": inputs.train_config.model,
+        "input_size": inputs.train_config.input_size,
+        "parameters": int(inputs.model.count_params()),
+        "dataset": {
+            "root": inputs.dataset.root,
+            "classes": inputs.dataset.num_classes,
+            "train_images": len(train) if train else len(inputs.dataset.train),
+            "val_images": len(inputs.val_split),
+            "skipped": skipped,
+        },
+        "keras": keras,
+        "variants": [m.to_dict() for m in measured],
+        "compress": config_to_dict(config),
+    }
+    doc = merge_variants_doc(new, previous, inputs.run_dir / VARIANTS_DIR)
+    validate_variants_doc(doc)
+    return doc

@@ -1,0 +1,128 @@
+"""``RUN/variants.json``: the measured variants of a run, the input of every report.
+
+Schema version 2 is version 1 plus fields: readers of version 1 keep working,
+because no key was removed or changed meaning. Version 2 adds, per variant,
+``sparsity_target``, ``qat``, ``clusters``, ``io``, ``input``/``output`` (dtype, shape,
+scale, zero point), ``float_ops`` (ops computing in float, with counts),
+``agreement_floor``, ``status`` (``ok``/``failed``) and ``error``; per Keras model
+under ``keras``, optionally ``sparsity_target``, ``clusters``, ``qat`` and ``layers``
+(per-layer sparsity); and a top-level ``compress`` (the ``CompressConfig`` used).
+
+``alexedge compress`` merges into an existing document: variants it made again are
+replaced, others (whose files still exist) are kept, unknown top-level keys stay.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from alexedge.errors import ModelError
+
+__all__ = [
+    "DOC_KEYS",
+    "SCHEMA_VERSION",
+    "V1_VARIANT_KEYS",
+    "V2_VARIANT_KEYS",
+    "merge_variants_doc",
+    "validate_variants_doc",
+]
+
+SCHEMA_VERSION = 2
+DOC_KEYS = ("schema_version", "model", "input_size", "parameters", "dataset", "keras", "variants")
+DATASET_KEYS = ("root", "classes", "train_images", "val_images", "skipped")
+V1_VARIANT_KEYS = (
+    "name",
+    "file",
+    "source",
+    "quantization",
+    "bytes",
+    "gzip_bytes",
+    "weights",
+    "nonzero_weights",
+    "top1",
+    "top5",
+    "keras_top1",
+    "keras_agreement",
+    "latency_ms_1_thread",
+    "latency_ms_2_threads",
+    "megabytes",
+    "sparsity",
+)
+V2_VARIANT_KEYS = (
+    "sparsity_target",
+    "qat",
+    "clusters",
+    "io",
+    "input",
+    "output",
+    "float_ops",
+    "agreement_floor",
+    "status",
+    "error",
+)
+_STATUSES = ("ok", "failed")
+_SHARES = ("top1", "top5", "keras_top1", "keras_agreement", "sparsity", "sparsity_target")
+
+
+def merge_variants_doc(
+    new: Mapping[str, Any], previous: Mapping[str, Any] | None, variants_dir: Path
+) -> dict[str, Any]:
+    """``new`` with what ``previous`` had that ``new`` does not replace.
+
+    Previous variants are kept when ``new`` has none of that name and their file is
+    still in ``variants_dir``; previous Keras scores are kept unless re-measured.
+    """
+    doc = {**(previous or {}), **new}
+    if not previous:
+        return doc
+    names = {v["name"] for v in new["variants"]}
+    kept = [
+        v
+        for v in previous.get("variants", [])
+        if v.get("name") not in names and (variants_dir / str(v.get("file"))).is_file()
+    ]
+    doc["variants"] = [*new["variants"], *kept]
+    doc["keras"] = {**previous.get("keras", {}), **new["keras"]}
+    return doc
+
+
+def validate_variants_doc(doc: Mapping[str, Any]) -> None:
+    """Raise ``ModelError`` listing every way ``doc`` breaks the schema."""
+    problems = [f"missing key {k!r}" for k in DOC_KEYS if k not in doc]
+    if not problems:
+        problems += [f"dataset: missing {k!r}" for k in DATASET_KEYS if k not in doc["dataset"]]
+        problems += _keras_problems(doc["keras"])
+        version = doc["schema_version"]
+        for v in doc["variants"]:
+            problems += _variant_problems(v, version)
+        names = [v.get("name") for v in doc["variants"]]
+        problems += [f"variant {n!r} listed twice" for n in set(names) if names.count(n) > 1]
+    if problems:
+        raise ModelError("variants.json does not follow the schema: " + "; ".join(problems))
+
+
+def _keras_problems(keras: Mapping[str, Any]) -> list[str]:
+    return [
+        f"keras[{name!r}]: missing {k!r}"
+        for name, scores in keras.items()
+        for k in ("top1", "top5")
+        if k not in scores
+    ]
+
+
+def _variant_problems(v: Mapping[str, Any], version: int) -> list[str]:
+    keys: Sequence[str] = V1_VARIANT_KEYS + (V2_VARIANT_KEYS if version >= 2 else ())
+    name = v.get("name", "?")
+    problems = [f"variant {name!r}: missing {k!r}" for k in keys if k not in v]
+    problems += [
+        f"variant {name!r}: {k} = {v[k]!r} is not a share in [0, 1]"
+        for k in _SHARES
+        if k in v and not (isinstance(v[k], int | float) and 0 <= v[k] <= 1)
+    ]
+    if "status" in v and v["status"] not in _STATUSES:
+        problems.append(f"variant {name!r}: status {v['status']!r} is not one of {_STATUSES}")
+    if v.get("bytes", 1) <= 0 or v.get("gzip_bytes", 1) <= 0:
+        problems.append(f"variant {name!r}: sizes must be positive")
+    return problems

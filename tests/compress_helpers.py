@@ -1,0 +1,160 @@
+"""Shared helpers for the compression tests: a tiny trained run folder and assertions.
+
+``make_trained_run`` writes the same files ``alexedge pipeline``'s decode and train
+stages write (run-folder contract in ``alexedge.run``), through public functions,
+for any registered model: the tiny ``alexnet`` (LRN, towers) needs 67x67 inputs.
+Its data are colour classes a tiny model learns in seconds, on purpose: agreement
+floors (97% for int8) are only meaningful for a model with confident predictions,
+and the built-in synthetic dataset is made hard enough to keep tiny models near chance.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from alexedge.atomic import write_json
+from alexedge.config import TrainConfig, config_to_dict
+from alexedge.data.dataset import load_dataset
+from alexedge.data.decode import decode_split
+from alexedge.data.stats import channel_stats
+from alexedge.preprocess import base_size_for
+from alexedge.run import DATA_STATS, write_dataset_ref
+
+
+def make_trained_run(
+    root: Path,
+    model: str = "alexnet-reduced",
+    classes: int = 3,
+    per_class: int = 24,
+    val_per_class: int = 20,
+    epochs: int = 2,
+    width: float | None = None,
+    fc_units: int | None = None,
+    learning_rate: float = 0.05,
+) -> Path:
+    """A run folder with a briefly trained tiny ``model``: what ``compress`` reads."""
+    from alexedge.train import loop
+    from alexedge.train.models import get_spec
+
+    spec = get_spec(model)
+    size = spec.tiny_input_size
+    data = write_colour_dataset(root / "data", classes, per_class, val_per_class, size)
+    dataset = load_dataset(data)
+    run = root / "run"
+    run.mkdir()
+    base = base_size_for(size)
+    train_split = decode_split(dataset.train, base)
+    val_split = decode_split(dataset.val, base)
+    stats = channel_stats(train_split.images)
+    write_json(run / DATA_STATS, stats.to_dict())
+    write_dataset_ref(run, dataset, 0.1, 0)
+    options = dict(spec.tiny_options)
+    config = TrainConfig(
+        model=model,
+        input_size=size,
+        epochs=epochs,
+        batch_size=16,
+        width=width or float(options.get("width", 0.25)),
+        fc_units=fc_units or int(options.get("fc_units", 512)),
+        learning_rate=learning_rate,
+    )
+    write_json(run / "config.json", config_to_dict(config))
+    loop.train(train_split, val_split, dataset.num_classes, stats, config, run)
+    return run
+
+
+_PALETTE = np.array([[200, 40, 40], [40, 180, 40], [40, 60, 200], [200, 200, 60]], np.float32)
+
+
+def write_colour_dataset(
+    root: Path, classes: int, per_class: int, val_per_class: int, size: int, seed: int = 0
+) -> Path:
+    """PNG images whose class is the colour of a noisy square on a grey, noisy background."""
+    from PIL import Image
+
+    rng = np.random.default_rng(seed)
+    for split, count in (("train", per_class), ("val", val_per_class)):
+        for c in range(classes):
+            folder = root / split / f"class_{c}"
+            folder.mkdir(parents=True)
+            for i in range(count):
+                image = rng.normal(120, 30, (size, size, 3))
+                side = int(rng.integers(size // 2, size))
+                top, left = rng.integers(0, size - side + 1, 2)
+                image[top : top + side, left : left + side] = _PALETTE[c] + rng.normal(
+                    0, 25, (side, side, 3)
+                )
+                pixels = np.clip(image, 0, 255).astype(np.uint8)
+                Image.fromarray(pixels).save(folder / f"{i:04d}.png")
+    return root
+
+
+def file_sparsity(tflite_bytes: bytes) -> float:
+    """Share of zeros among the weights stored in a ``.tflite`` file."""
+    from alexedge.compress.tflite_weights import count_weights
+
+    return count_weights(tflite_bytes).sparsity
+
+
+def assert_sparsity(model, target: float, skip: tuple[str, ...] = ("conv1",), tol=0.01) -> None:
+    """The pruned layers' kernels are ``target`` zeros within ``tol``."""
+    from alexedge.compress.prune import layer_sparsity, overall_sparsity
+
+    got = overall_sparsity(layer_sparsity(model), skip)
+    assert abs(got - target) <= tol, f"sparsity {got:.4f}, target {target}"
+
+
+def keras_zero_share(model) -> float:
+    """Zeros among all Conv2D/Dense kernels, the quantity a .tflite file's count matches."""
+    from alexedge.compress.prune import layer_sparsity
+
+    rows = layer_sparsity(model)
+    return sum(r.zeros for r in rows) / sum(r.weights for r in rows)
+
+
+def random_images(n: int, size: int, seed: int = 0) -> np.ndarray:
+    return np.random.default_rng(seed).integers(0, 256, (n, size, size, 3), dtype=np.uint8)
+
+
+def tiny_finetune_data(model: str = "alexnet-reduced", n: int = 64, classes: int = 3):
+    """Random base images, labels and stats for fine-tuning a tiny model (no files)."""
+    from alexedge.compress.finetune import FinetuneData
+    from alexedge.data.decode import DecodedSplit
+    from alexedge.data.stats import channel_stats
+    from alexedge.train.models import get_spec
+
+    spec = get_spec(model)
+    size = spec.tiny_input_size
+    images = random_images(n, base_size_for(size))
+    labels = (np.arange(n) % classes).astype(np.int32)
+    split = DecodedSplit(images, labels, tuple(f"img{i}.png" for i in range(n)), ())
+    options = dict(spec.tiny_options)
+    config = TrainConfig(
+        model=model,
+        input_size=size,
+        batch_size=16,
+        width=float(options.get("width", 0.25)),
+        fc_units=int(options.get("fc_units", 512)),
+    )
+    return FinetuneData(split, classes, channel_stats(images), config)
+
+
+def tiny_model(data, seed: int = 0):
+    """The tiny registered model that ``data`` (``tiny_finetune_data``) describes."""
+    import tf_keras as keras
+
+    from alexedge.train.models import build_model, get_spec
+
+    keras.utils.set_random_seed(seed)
+    tc = data.train_config
+    spec = get_spec(tc.model)
+    return build_model(
+        tc.model,
+        data.num_classes,
+        tc.input_size,
+        mean=data.stats.mean,
+        std=data.stats.std,
+        **spec.tiny_options,
+    )
