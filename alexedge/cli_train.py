@@ -21,7 +21,7 @@ __all__ = ["register"]
 _RECIPE = "Recipe (default: --config/--preset, else the built-in quick recipe)"
 # The ``train`` options that are TrainConfig fields; two have shorter option names.
 _RECIPE_OPTIONS = (
-    "model", "size", "width", "fc_units", "dropout", "epochs", "batch_size", "optimizer",
+    "model", "size", "width", "fc_units", "dropout", "towers", "epochs", "batch_size", "optimizer",
     "lr", "momentum", "nesterov", "weight_decay", "schedule", "warmup_epochs", "step_epochs",
     "plateau_patience", "early_stopping_patience", "loss", "label_smoothing", "pca_lighting",
     "random_resized_crop", "precision", "xla", "strategy", "seed",
@@ -69,6 +69,9 @@ def train(
     width: Annotated[float | None, _opt("Conv channel multiplier.")] = None,
     fc_units: Annotated[int | None, _opt("Units of the hidden FC layers.")] = None,
     dropout: Annotated[float | None, _opt("Dropout rate of the FC layers.")] = None,
+    towers: Annotated[
+        int | None, _opt("alexnet only: 2 = the paper's two-tower convs, 1 = ungrouped.")
+    ] = None,
     epochs: Annotated[int | None, _opt("Epochs.")] = None,
     batch_size: Annotated[int | None, _opt("Global batch size.")] = None,
     optimizer: Annotated[str | None, _opt("sgd or adamw.")] = None,

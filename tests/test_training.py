@@ -222,6 +222,7 @@ def test_model_options_default_per_model_and_match_the_builders() -> None:
         "width": 1.0,
         "fc_units": 4096,
         "dropout": 0.5,
+        "towers": 2,
     }
     assert TrainConfig().model_options() == {"width": 0.25, "fc_units": 512, "dropout": 0.3}
     assert TrainConfig(model="mlp").model_options() == {"hidden_units": 1024, "dropout": 0.0}
@@ -285,3 +286,17 @@ def test_bad_toml_configs_raise_config_errors(tmp_path: Path, text: str, needle:
     (tmp_path / "config.toml").write_text(text)
     with pytest.raises(ConfigError, match=needle):
         read_run_config(tmp_path / "config.toml")
+
+
+def test_towers_option_builds_the_ungrouped_alexnet() -> None:
+    from alexedge.train.models import build_model
+
+    grouped = TrainConfig(model="alexnet")
+    ungrouped = TrainConfig(model="alexnet", towers=1)
+    assert grouped.model_options()["towers"] == 2
+    model = build_model("alexnet", 1000, 227, **ungrouped.model_options())
+    assert model.count_params() == 62_378_344
+    with pytest.raises(ConfigError, match="no towers option"):
+        TrainConfig(model="alexnet-reduced", towers=1)
+    with pytest.raises(ConfigError, match="--towers must be 1 or 2"):
+        TrainConfig(model="alexnet", towers=3)

@@ -35,14 +35,14 @@ STRATEGIES = ("auto", "mirrored", "multiworker")
 # ``tests/test_training.py`` checks the table against the builders' signatures.
 # ``alexnet`` gets the paper's network; ``alexnet-reduced`` the pipeline's quick one.
 MODEL_OPTION_DEFAULTS: dict[str, dict[str, float | int]] = {
-    "alexnet": {"width": 1.0, "fc_units": 4096, "dropout": 0.5},
+    "alexnet": {"width": 1.0, "fc_units": 4096, "dropout": 0.5, "towers": 2},
     "alexnet-reduced": {"width": 0.25, "fc_units": 512, "dropout": 0.3},
     "mlp": {"fc_units": 1024, "dropout": 0.0},
     "logreg": {},
 }
 # The builder keyword behind a config field, where the names differ.
 _OPTION_NAMES = {"mlp": {"fc_units": "hidden_units"}}
-_MODEL_FIELDS = ("width", "fc_units", "dropout")
+_MODEL_FIELDS = ("width", "fc_units", "dropout", "towers")
 
 
 @dataclass(frozen=True)
@@ -60,6 +60,7 @@ class TrainConfig:
     width: float | None = None
     fc_units: int | None = None
     dropout: float | None = None
+    towers: int | None = None
     epochs: int = 15
     batch_size: int = 128
     optimizer: str = "sgd"
@@ -97,6 +98,7 @@ class TrainConfig:
             self.width is None or 0 < self.width <= 4, f"width must be in (0, 4], got {self.width}"
         )
         _require(self.fc_units is None or self.fc_units >= 1, "fc units must be at least 1")
+        _require(self.towers in (None, 1, 2), f"--towers must be 1 or 2, got {self.towers}")
         _require(
             self.dropout is None or 0 <= self.dropout < 1,
             f"dropout must be in [0, 1), got {self.dropout}",
