@@ -30,7 +30,11 @@ def compress(
         typer.Option(help="Also quantization-aware training (pruning-preserving when pruned)."),
     ] = False,
     clusters: Annotated[
-        int, typer.Option(help="Weight clusters per layer (0: no clustering).")
+        int,
+        typer.Option(
+            help="Shared weight values per layer, for each pruned model (the trained one if "
+            "nothing is pruned); 0: no clustering."
+        ),
     ] = 0,
     finetune_epochs: Annotated[
         int, typer.Option(help="Epochs of each fine-tune (pruning, clustering, QAT).")
@@ -38,6 +42,13 @@ def compress(
     io: Annotated[
         str, typer.Option(help="Input/output type of int8 models: uint8, int8 or float32.")
     ] = "uint8",
+    per_channel: Annotated[
+        bool,
+        typer.Option(
+            "--per-channel/--per-tensor",
+            help="One int8 scale per output channel (safer) or per tensor (smaller file).",
+        ),
+    ] = True,
     representative: Annotated[
         Path | None,
         typer.Option(help="Folder of images for int8 calibration (default: training images)."),
@@ -71,6 +82,7 @@ def compress(
         clusters=clusters,
         finetune_epochs=finetune_epochs,
         io_type=io,
+        per_channel=per_channel,
         calibration_images=calibration_images,
         skip_layers=tuple(s.strip() for s in skip_layers.split(",") if s.strip()),
         allocation=allocation,

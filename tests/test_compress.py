@@ -80,6 +80,8 @@ def test_plan_names_every_source_and_variant() -> None:
     ]
     assert variant_name("float", "int8") == "int8"
     assert variant_name("pruned90-qat", "int8") == "pruned90-qat-int8"
+    assert variant_name("float", "int8", per_channel=False) == "int8-per-tensor"
+    assert variant_name("float", "float16", per_channel=False) == "float16"
 
 
 def test_size_allocation_keeps_the_overall_target() -> None:
@@ -180,6 +182,20 @@ def test_int8_io_types_and_quantization(data, io, dtype, input_zero, output_zero
         # Raw 0-255 pixels: one quantization step per pixel value; softmax in [0, 1).
         assert inp.scale == pytest.approx(1.0) and inp.zero_point == input_zero
         assert out.scale == pytest.approx(1 / 256) and out.zero_point == output_zero
+
+
+def test_per_tensor_int8_is_smaller_and_has_one_scale_per_weight(data) -> None:
+    from ai_edge_litert import schema_py_generated as schema
+
+    from alexedge.compress.convert import convert
+
+    model, calibration = tiny_model(data), _calibration(data)
+    per_channel = convert(model, "int8", calibration)
+    per_tensor = convert(model, "int8", calibration, per_channel=False)
+    assert len(per_tensor) < len(per_channel)
+    graph = schema.ModelT.InitFromObj(schema.Model.GetRootAsModel(per_tensor, 0)).subgraphs[0]
+    scales = [len(t.quantization.scale or []) for t in graph.tensors if t.quantization]
+    assert max(scales) == 1
 
 
 def test_paper_alexnet_int8_keeps_only_lrn_in_float() -> None:

@@ -97,10 +97,10 @@ def test_a_broken_variant_fails_loudly_and_keeps_the_others(
 
     real_convert = convert_module.convert
 
-    def wrong_convert(model, mode, calibration=None, io_type="uint8"):
+    def wrong_convert(model, mode, *args, **kwargs):
         if mode == "int8":
             model = build_model("alexnet-reduced", 3, 32, width=1 / 16, fc_units=16)
-        return real_convert(model, mode, calibration, io_type)
+        return real_convert(model, mode, *args, **kwargs)
 
     monkeypatch.setattr(convert_module, "convert", wrong_convert)
     run = tmp_path / "run"

@@ -13,8 +13,9 @@ chance before fine-tuning and never recovered (measured).
 Zeros are kept by restoring the pruned model's mask after stripping, not by tfmot's
 ``preserve_sparsity``: that option re-derives the zero mask from the clustered weights
 at every step (tensorflow/model-optimization#702), so weights that join the zero
-cluster stay zero for good. Measured: a 75%-sparse ``alexnet-reduced`` drifted to 93%
-zeros (conv5 100%) over a 10-epoch fine-tune and fell to 9% top-1.
+cluster stay zero for good. Measured on an 80%-sparse ``alexnet-reduced`` (71.4%
+top-1): three fine-tune epochs took it to 93% zeros and 9% top-1; restoring the mask
+instead kept 80% zeros and 71.4%.
 
 Clustered models are exported with post-training quantization only, never with
 cluster-preserving QAT: on our Conv+BN models tfmot 0.8.1's
@@ -58,10 +59,16 @@ def wrap_for_clustering(model: keras.Model, clusters: int, skip: tuple[str, ...]
 def cluster(
     model: keras.Model, data: FinetuneData, config: CompressConfig, preserve_sparsity: bool
 ) -> keras.Model:
-    """wrap -> fine-tune -> strip -> restore zeros -> re-estimate BN; ``model`` is untouched."""
+    """wrap -> fine-tune -> strip -> restore zeros -> re-estimate BN; ``model`` is untouched.
+
+    The fine-tune runs at ``config.adapt_learning_rate``: k-means++ centroids already
+    keep a trained kernel's accuracy (measured: 71.6% before fine-tuning, pruned model
+    71.4%), and pruning's larger rate moved the centroid of the zero cluster far enough
+    that restoring the zeros cost 12 points.
+    """
     masks = _zero_masks(model, config.skip_layers) if preserve_sparsity else {}
     wrapped = wrap_for_clustering(model, config.clusters, config.skip_layers)
-    finetune(wrapped, data, config)
+    finetune(wrapped, data, config, learning_rate=config.adapt_learning_rate)
     stripped = _C.strip_clustering(wrapped)
     for name, zeros in masks.items():
         kernel = stripped.get_layer(name).kernel

@@ -54,11 +54,19 @@ class CompressConfig:
             model is always exported: it is the reference of every size ratio).
         qat: also fine-tune with quantization-aware training (pruning-preserving for
             pruned models) and export those as int8.
-        qat_learning_rate: QAT's peak rate, a tenth of the pruning fine-tune's: QAT
-            starts from a converged model and only has to adapt to rounding.
-        clusters: weight clusters per layer (0: no clustering).
+        adapt_learning_rate: peak rate of the QAT and clustering fine-tunes, a tenth
+            of pruning's: they start from a converged model and only adapt it to
+            rounding or to shared weights. At pruning's rate, clustering a pruned
+            alexnet-reduced fell from 71% to 59% top-1; at this rate it kept 71%.
+        clusters: weight clusters per layer (0: no clustering) of every pruned model,
+            or of the trained model when nothing is pruned.
         preserve_sparsity: clustering a pruned model keeps its zeros.
         io_type: input/output tensor type of int8 models (MediaPipe needs uint8).
+        per_channel: one int8 scale per output channel (the converter's default) or
+            one per tensor. Per-channel keeps accuracy on BN-folded kernels whose
+            channels differ in range, but stores a float scale and an int64 zero point
+            per channel for weights and biases: 41.8 KB (2.7%) of the 1.5 MB int8
+            alexnet-reduced, which then is 3.86x smaller than float32 instead of 3.97x.
         calibration_images: representative images for full-integer quantization.
     """
 
@@ -74,17 +82,18 @@ class CompressConfig:
     prune_end_fraction: float = 0.6
     prune_frequency: int = 0
     qat: bool = False
-    qat_learning_rate: float = 0.001
+    adapt_learning_rate: float = 0.001
     clusters: int = 0
     preserve_sparsity: bool = True
     io_type: str = "uint8"
+    per_channel: bool = True
 
     def __post_init__(self) -> None:
         for target in (self.sparsity, *self.sparsities):
             _require(0 <= target < 1, f"sparsity must be in [0, 1), got {target}")
         _require(self.finetune_epochs >= 1, "fine-tune epochs must be at least 1")
         _require(self.finetune_learning_rate > 0, "fine-tune learning rate must be > 0")
-        _require(self.qat_learning_rate > 0, "QAT learning rate must be > 0")
+        _require(self.adapt_learning_rate > 0, "QAT/clustering learning rate must be > 0")
         _require(self.calibration_images >= 1, "need at least 1 calibration image")
         unknown = sorted(set(self.quantize) - set(QUANTIZATION_MODES))
         _require(

@@ -28,6 +28,7 @@ def convert(
     mode: str,
     calibration: np.ndarray | None = None,
     io_type: str = "uint8",
+    per_channel: bool = True,
 ) -> bytes:
     """Convert ``model`` to a TFLite flatbuffer.
 
@@ -36,6 +37,8 @@ def convert(
             ``float16`` (half-precision weights) or ``int8`` (full integer).
         calibration: uint8/float images (N, H, W, 3) for ``int8``'s activation ranges.
         io_type: input/output tensor type of an ``int8`` model.
+        per_channel: ``False`` quantizes each weight tensor with one scale
+            (``dynamic`` and ``int8``): smaller files, riskier accuracy.
     """
     converter = tf.lite.TFLiteConverter.from_keras_model(model)
     if mode == "float32":
@@ -49,6 +52,9 @@ def convert(
         _configure_full_int8(converter, calibration, io_type)
     else:
         raise ConfigError(f"unknown quantization mode {mode!r}")
+    if not per_channel:
+        # The converter's only switch for it; private but unchanged since TF 2.4.
+        converter._experimental_disable_per_channel = True
     try:
         with warnings.catch_warnings():
             # Raised for every integer-input model; our uint8 input is raw pixels with

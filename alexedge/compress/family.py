@@ -37,6 +37,7 @@ __all__ = ["CompressResult", "SourcePlan", "compress_run", "plan_family", "varia
 
 Say = Callable[[str], None]
 _LRN = "LOCAL_RESPONSE_NORMALIZATION"
+_INTEGER_WEIGHTS = ("dynamic", "int8")
 
 
 def _say(message: str) -> None:
@@ -71,8 +72,10 @@ class CompressResult:
         raise_for_failures(m.to_dict() for m in self.measured)
 
 
-def variant_name(source: str, mode: str) -> str:
-    return mode if source == "float" else f"{source}-{mode}"
+def variant_name(source: str, mode: str, per_channel: bool = True) -> str:
+    """``int8``, ``pruned90-int8``; ``-per-tensor`` marks weights with one scale each."""
+    name = mode if source == "float" else f"{source}-{mode}"
+    return name if per_channel or mode not in _INTEGER_WEIGHTS else f"{name}-per-tensor"
 
 
 def _percent(target: float) -> str:
@@ -241,9 +244,9 @@ def _variant(
     """convert -> write -> measure -> verify one variant."""
     from alexedge.compress.convert import convert
 
-    name = variant_name(plan.name, mode)
+    name = variant_name(plan.name, mode, config.per_channel)
     calibration = inputs.calibration if mode == "int8" else None
-    data = convert(model, mode, calibration, config.io_type)
+    data = convert(model, mode, calibration, config.io_type, config.per_channel)
     path = write_bytes(inputs.run_dir / VARIANTS_DIR / f"{name}.tflite", data)
     m = measure_variant(
         name,
@@ -256,6 +259,7 @@ def _variant(
         sparsity_target=plan.sparsity_target,
         qat=plan.qat,
         clusters=plan.clusters,
+        per_channel=config.per_channel,
     )
     if mode == "int8" and m.io != config.io_type and m.status == "ok":
         m = replace(m, status="failed", error=f"{name}: I/O is {m.io}, not --io {config.io_type}")

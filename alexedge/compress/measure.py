@@ -49,6 +49,7 @@ class VariantMeasurement:
     sparsity_target: float = 0.0
     qat: bool = False
     clusters: int = 0
+    per_channel: bool = True
     io: str = "float32"
     input: dict[str, object] = field(default_factory=dict)
     output: dict[str, object] = field(default_factory=dict)
@@ -90,6 +91,7 @@ def measure_variant(
     sparsity_target: float = 0.0,
     qat: bool = False,
     clusters: int = 0,
+    per_channel: bool = True,
 ) -> VariantMeasurement:
     """Evaluate, size, time and verify one exported file against its Keras model.
 
@@ -120,6 +122,7 @@ def measure_variant(
         sparsity_target=sparsity_target,
         qat=qat,
         clusters=clusters,
+        per_channel=per_channel,
         io=inp.dtype,
         input=inp.to_dict(),
         output=out.to_dict(),

@@ -161,11 +161,11 @@ def _activation_ranges(layer: keras.layers.Layer) -> list[tuple[Any, Any]]:
 def qat_finetune(
     model: keras.Model, data: FinetuneData, config: CompressConfig, preserve_sparsity: bool
 ) -> keras.Model:
-    """wrap -> calibrate ranges -> fine-tune at ``config.qat_learning_rate``.
+    """wrap -> calibrate ranges -> fine-tune at ``config.adapt_learning_rate``.
 
     Returns the QAT model itself: the converter reads its ranges, nothing to strip.
     """
     qat = quantization_aware(model, preserve_sparsity)
     calibrate_ranges(qat, model, bn_images(data, count=256))
-    finetune(qat, data, config, learning_rate=config.qat_learning_rate)
+    finetune(qat, data, config, learning_rate=config.adapt_learning_rate)
     return qat

@@ -2,9 +2,10 @@
 
 Schema version 2 is version 1 plus fields: readers of version 1 keep working,
 because no key was removed or changed meaning. Version 2 adds, per variant,
-``sparsity_target``, ``qat``, ``clusters``, ``io``, ``input``/``output`` (dtype, shape,
-scale, zero point), ``float_ops`` (ops computing in float, with counts),
-``agreement_floor``, ``status`` (``ok``/``failed``) and ``error``; per Keras model
+``sparsity_target``, ``qat``, ``clusters``, ``per_channel``, ``io``, ``input`` and
+``output`` (dtype, shape, scale, zero point), ``float_ops`` (ops computing in float,
+with counts), ``agreement_floor``, ``status`` (``ok``/``failed``) and ``error``; per
+Keras model
 under ``keras``, optionally ``sparsity_target``, ``clusters``, ``qat`` and ``layers``
 (per-layer sparsity); and a top-level ``compress`` (the ``CompressConfig`` used).
 
@@ -54,6 +55,7 @@ V2_VARIANT_KEYS = (
     "sparsity_target",
     "qat",
     "clusters",
+    "per_channel",
     "io",
     "input",
     "output",
