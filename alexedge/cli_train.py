@@ -19,15 +19,17 @@ from alexedge.errors import ConfigError
 __all__ = ["register"]
 
 _RECIPE = "Recipe (default: --config/--preset, else the built-in quick recipe)"
+_INPUT = "Input (default: --config, else auto without a cache)"
 # The ``train`` options that are TrainConfig fields; two have shorter option names.
 _RECIPE_OPTIONS = (
     "model", "size", "width", "fc_units", "dropout", "towers", "epochs", "batch_size", "optimizer",
     "lr", "momentum", "nesterov", "weight_decay", "schedule", "warmup_epochs", "step_epochs",
     "plateau_patience", "early_stopping_patience", "loss", "label_smoothing", "pca_lighting",
-    "random_resized_crop", "precision", "xla", "strategy", "seed",
+    "random_resized_crop", "precision", "xla", "strategy", "seed", "input_mode", "cache_dir",
 )  # fmt: skip
 _OPTION_FIELDS = {"lr": "learning_rate", "size": "input_size"}
 _OPTION_NAMES = {field: option for option, field in _OPTION_FIELDS.items()}
+_OPTION_NAMES["input_mode"] = "input"  # the parameter behind --input (a builtin's name)
 
 
 def register(app: typer.Typer) -> None:
@@ -96,15 +98,37 @@ def train(
     xla: Annotated[bool | None, _opt("Compile the train step with XLA.", "--xla/--no-xla")] = None,
     strategy: Annotated[str | None, _opt("auto, mirrored or multiworker (TF_CONFIG).")] = None,
     seed: Annotated[int | None, _opt("Seed for splits, init, shuffling, augmentation.")] = None,
+    input_mode: Annotated[
+        str | None,
+        typer.Option(
+            "--input",
+            help="Where training images live between epochs. memory: decoded once into RAM "
+            "(fastest; refused if they need more than half the free memory). stream: decoded "
+            "from their files every epoch, for datasets larger than memory (ImageNet). "
+            "auto: memory when the split fits, else stream.",
+            rich_help_panel=_INPUT,
+        ),
+    ] = None,
+    cache_dir: Annotated[
+        Path | None,
+        typer.Option(
+            help="With streamed input: keep the decoded images in this folder after the "
+            "first epoch, so later epochs and resumed runs skip decoding. Needs images x S x "
+            "S x 3 bytes of disk (S = 256 for --size 224); shuffling then uses a 1 GB buffer.",
+            rich_help_panel=_INPUT,
+        ),
+    ] = None,
 ) -> None:
     """Train a model into a run folder: checkpoints, history, TensorBoard logs, metrics.
 
     Example: `alexedge train --data DIR --model alexnet-reduced --classes 20`.
     `--config RUN/config.toml` trains a finished run again; `--resume RUN` continues
-    a stopped one.
+    a stopped one. Datasets larger than memory are read from disk every epoch
+    (`--input stream`, optionally `--cache-dir`).
     """
     options = dict(locals())  # every parameter above, by name; None = not given
     options["step_epochs"] = _int_list(step_epochs, "--step-epochs")
+    options["cache_dir"] = None if cache_dir is None else str(cache_dir)
     recipe = {_OPTION_FIELDS.get(k, k): options[k] for k in _RECIPE_OPTIONS}
     data_options = {k: options[k] for k in ("classes", "classes_file", "layout", "val_fraction")}
     if resume is not None:

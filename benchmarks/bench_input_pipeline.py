@@ -1,11 +1,13 @@
-"""Training-input throughput: alexedge's pipeline against a plain Pillow + numpy loader.
+"""Training-input throughput: alexedge's pipelines against a plain Pillow + numpy loader.
 
-Both sides do the same work per training image (decode, shorter side to S, centre
-square, random crop, horizontal flip, PCA colour noise, float32 batch) with the same
-number of worker threads. alexedge decodes each file once (``decode_split``) and
-then augments from memory with tf.data every epoch; the plain loader decodes every
-epoch, as a simple Dataset class does. Reported per dataset: first epoch (both
-decode), later epochs, and the whole run; the ratio over the whole run comes last.
+All do the same work per training image (decode, shorter side to S, centre square,
+random crop, horizontal flip, PCA colour noise, float32 batch) with the same number
+of worker threads. alexedge in memory decodes each file once (``decode_split``) and
+then augments from memory with tf.data every epoch; alexedge streamed
+(``--input stream``) and the plain loader decode every epoch, the streamed one after
+a statistics pass over the files. Reported per dataset: first epoch (including the
+decode or statistics pass), later epochs, and the whole run; the ratios over the
+whole run come last.
 
 Not part of CI; never asserts a time. Usage::
 
@@ -27,6 +29,7 @@ from alexedge.data.dataset import Sample
 from alexedge.data.decode import decode_split
 from alexedge.data.files import list_images
 from alexedge.data.stats import ChannelStats, channel_stats
+from alexedge.data.stream import file_split, scan_split
 from alexedge.preprocess import base_image, base_size_for, load_rgb
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
@@ -43,18 +46,29 @@ def _samples(root: Path, split: str, limit: int | None) -> list[Sample]:
     return samples[:limit] if limit else samples
 
 
-def _alexedge_epochs(samples: list[Sample], size: int, batch: int, epochs: int) -> list[float]:
-    import tensorflow as tf
-
+def _alexedge_epochs(
+    samples: list[Sample], size: int, batch: int, epochs: int, stream: bool = False
+) -> list[float]:
     from alexedge.train.input_pipeline import train_dataset
 
     start = time.perf_counter()
-    split = decode_split(samples, base_size_for(size), "alexedge: decoding")
-    stats = channel_stats(split.images)
+    if stream:
+        files = file_split(samples, base_size_for(size))
+        stats, split = scan_split(files, "alexedge stream: statistics pass")
+    else:
+        split = decode_split(samples, base_size_for(size), "alexedge: decoding")
+        stats = channel_stats(split.images)
+    num_classes = int(split.labels.max()) + 1
+    data = train_dataset(split, num_classes, size, batch, stats, 0.1, 0)
+    return _time_epochs(data, epochs, start)
+
+
+def _time_epochs(data, epochs: int, start: float) -> list[float]:
+    import tensorflow as tf
+
     options = tf.data.Options()
     options.threading.private_threadpool_size = WORKERS
-    num_classes = int(split.labels.max()) + 1
-    data = train_dataset(split, num_classes, size, batch, stats, 0.1, 0).with_options(options)
+    data = data.with_options(options)
     times = []
     for _ in range(epochs):
         for images, _labels in data:
@@ -141,13 +155,14 @@ def main() -> None:
         batch = min(args.batch, len(samples))
         n = len(samples) // batch * batch  # both sides drop the last partial batch
         ours = _alexedge_epochs(samples, size, batch, args.epochs)
+        streamed = _alexedge_epochs(samples, size, batch, args.epochs, stream=True)
         plain = _pillow_epochs(samples, size, batch, args.epochs)
         print(f"\n{name} ({len(samples)} files, input {size}, {WORKERS} workers):")
         print(f"  {'':10s} {'epoch 1':>15s} {'later epochs':>15s} {'whole run':>15s}")
-        for label, t in (("alexedge", ours), ("pillow", plain)):
+        for label, t in (("alexedge", ours), ("stream", streamed), ("pillow", plain)):
             later = _rate(n * (len(t) - 1), sum(t[1:])) if len(t) > 1 else "-"
             print(f"  {label:10s} {_rate(n, t[0])} {later:>15s} {_rate(n * len(t), sum(t))}")
-        ratios.append((name, sum(plain) / sum(ours)))
+        ratios.append((name, sum(plain) / sum(ours), sum(plain) / sum(streamed)))
         consumes = _training_consumption(size, batch)
         steady = n * (len(ours) - 1) / sum(ours[1:]) if len(ours) > 1 else n / ours[0]
         print(
@@ -155,7 +170,12 @@ def main() -> None:
             f"alexedge supplies {steady:.0f} img/s after epoch 1 ({steady / consumes:.1f}x)"
         )
     print()
-    print("ratio alexedge / pillow (whole run): " + ", ".join(f"{n} {r:.1f}x" for n, r in ratios))
+    print(
+        "ratio alexedge / pillow (whole run): " + ", ".join(f"{n} {r:.1f}x" for n, r, _ in ratios)
+    )
+    print(
+        "ratio stream / pillow (whole run):   " + ", ".join(f"{n} {r:.1f}x" for n, _, r in ratios)
+    )
 
 
 if __name__ == "__main__":

@@ -3,6 +3,8 @@
 Small and medium datasets (the built-in one, 20-class subsets) fit in memory as
 base images (S x S x 3 uint8), so every epoch after decoding runs at in-memory
 speed. Corrupt, truncated or empty files are counted and skipped, never fatal.
+Splits too large for memory stay on disk instead (``alexedge.data.stream``) and are
+decoded every epoch by the same ``read_base_image``.
 """
 
 from __future__ import annotations
@@ -19,7 +21,13 @@ from alexedge.errors import DataError
 from alexedge.preprocess import base_image, load_rgb
 from alexedge.progress import progress_bar
 
-__all__ = ["DecodedSplit", "decode_split"]
+__all__ = [
+    "DecodedSplit",
+    "decode_split",
+    "decode_workers",
+    "memory_shortfall",
+    "read_base_image",
+]
 
 
 @dataclass(frozen=True)
@@ -33,11 +41,22 @@ class DecodedSplit:
         return int(self.labels.shape[0])
 
 
-def _decode_one(sample: Sample, base_size: int) -> np.ndarray | str:
+def read_base_image(path: str, base_size: int) -> np.ndarray | str:
+    """The base image of one file, or why it cannot be used.
+
+    The one definition of a decoded training image: ``decode_split`` and the
+    streamed splits (``alexedge.data.stream``) both call it, so an image is the same
+    pixels whether it was decoded into memory or read from disk every epoch.
+    """
     try:
-        return base_image(load_rgb(sample.path), base_size)
+        return base_image(load_rgb(path), base_size)
     except DataError as e:
         return str(e)
+
+
+def decode_workers() -> int:
+    """Decoding threads: Pillow releases the GIL, so twice the cores, at most 8."""
+    return min(8, (os.cpu_count() or 1) * 2)
 
 
 def _available_memory_bytes() -> int | None:
@@ -47,14 +66,24 @@ def _available_memory_bytes() -> int | None:
         return None
 
 
-def _check_fits_in_memory(count: int, base_size: int) -> None:
+def memory_shortfall(count: int, base_size: int) -> str | None:
+    """Why ``count`` base images would not fit in half the free memory; None if they fit."""
     needed = count * base_size * base_size * 3
     available = _available_memory_bytes()
-    if available is not None and needed > available // 2:
+    if available is None or needed <= available // 2:
+        return None
+    return (
+        f"{count:,} images at {base_size}x{base_size} need {needed / 1e9:.1f} GB decoded, "
+        f"more than half of the {available / 1e9:.1f} GB free"
+    )
+
+
+def _check_fits_in_memory(count: int, base_size: int) -> None:
+    shortfall = memory_shortfall(count, base_size)
+    if shortfall is not None:
         raise DataError(
-            f"{count:,} images at {base_size}x{base_size} need {needed / 1e9:.1f} GB decoded, "
-            f"more than half of the {available / 1e9:.1f} GB free; use a class subset "
-            "(--classes / --classes-file) or a smaller input size"
+            f"{shortfall}; use a class subset (--classes / --classes-file), a smaller input "
+            "size, or decode from disk every epoch instead (alexedge train --input stream)"
         )
 
 
@@ -68,11 +97,10 @@ def decode_split(
     hour into a run.
     """
     _check_fits_in_memory(len(samples), base_size)
-    workers = min(8, (os.cpu_count() or 1) * 2)
-    with ThreadPoolExecutor(workers) as pool:
+    with ThreadPoolExecutor(decode_workers()) as pool:
         results = list(
             progress_bar(
-                pool.map(lambda s: _decode_one(s, base_size), samples),
+                pool.map(lambda s: read_base_image(s.path, base_size), samples),
                 description,
                 total=len(samples),
             )

@@ -8,6 +8,7 @@ This module imports no TensorFlow, so a bad option fails before TensorFlow loads
 from __future__ import annotations
 
 import dataclasses
+import os
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,6 +16,7 @@ from alexedge.config_base import require as _require
 from alexedge.errors import ConfigError
 
 __all__ = [
+    "INPUT_MODES",
     "LOSSES",
     "MODEL_OPTION_DEFAULTS",
     "OPTIMIZERS",
@@ -29,6 +31,9 @@ SCHEDULES = ("cosine", "step")
 LOSSES = ("crossentropy", "hinge")
 PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
 STRATEGIES = ("auto", "mirrored", "multiworker")
+# Where training images live between epochs: decoded once in memory, or decoded from
+# their files every epoch; "auto" takes memory when the split fits in half the free RAM.
+INPUT_MODES = ("auto", "memory", "stream")
 
 # What ``width``, ``fc_units`` and ``dropout`` mean when left unset, per model. Kept here
 # (not read from the registry) so validating a config never imports TensorFlow;
@@ -53,6 +58,9 @@ class TrainConfig:
     they become the model's entry in ``MODEL_OPTION_DEFAULTS``, so a saved config always
     holds the values actually used. ``batch_size`` is the global batch, split over the
     replicas of a distribution strategy, so a recipe means the same on any device count.
+    ``input_mode`` and ``cache_dir`` say where the images come from each epoch
+    (``INPUT_MODES``); a stream cached in ``cache_dir`` reshuffles through a bounded
+    buffer rather than in full (``alexedge.train.sources``).
     """
 
     model: str = "alexnet-reduced"
@@ -81,10 +89,13 @@ class TrainConfig:
     xla: bool = False
     strategy: str = "auto"
     seed: int = 0
+    input_mode: str = "auto"
+    cache_dir: str = ""  # "" = no cache: a streamed split is decoded every epoch
 
     def __post_init__(self) -> None:
         # TOML and JSON give lists; the frozen config holds a hashable tuple.
         object.__setattr__(self, "step_epochs", tuple(int(e) for e in self.step_epochs))
+        object.__setattr__(self, "cache_dir", os.fspath(self.cache_dir))
         self._check_ranges()
         self._check_choices()
         self._resolve_model_options()
@@ -130,6 +141,15 @@ class TrainConfig:
             _require(
                 value in allowed, f"--{name} must be one of {', '.join(allowed)}, got {value!r}"
             )
+        _require(
+            self.input_mode in INPUT_MODES,
+            f"--input must be one of {', '.join(INPUT_MODES)}, got {self.input_mode!r}",
+        )
+        _require(
+            not (self.cache_dir and self.input_mode == "memory"),
+            "--cache-dir keeps streamed images decoded on disk; it has no use with "
+            "--input memory (use --input stream or auto)",
+        )
         _require(
             self.loss != "hinge" or self.label_smoothing == 0,
             "label smoothing applies to the crossentropy loss; use --label-smoothing 0 with "

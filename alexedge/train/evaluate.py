@@ -1,8 +1,10 @@
-"""Top-1/top-5 of a Keras model on a decoded split: centre crop and the paper's 10-crop.
+"""Top-1/top-5 of a Keras model on a split: centre crop and the paper's 10-crop.
 
 The centre crop is exactly ``alexedge.preprocess.eval_transform`` of each file (what
 the edge runtime feeds a phone model); the 10-crop averages the softmax over the four
-corners, the centre and their mirrors (Krizhevsky et al. 2012, sec. 4.1).
+corners, the centre and their mirrors (Krizhevsky et al. 2012, sec. 4.1). Both come
+from one pass over the split, so ``alexedge evaluate`` streams the validation files
+in chunks and needs no more memory for ImageNet than for a small dataset.
 """
 
 from __future__ import annotations
@@ -15,10 +17,10 @@ import numpy as np
 import tf_keras as keras
 
 from alexedge.atomic import write_json
-from alexedge.data.decode import DecodedSplit, decode_split
+from alexedge.data.stream import Split, file_split
 from alexedge.preprocess import base_size_for
 from alexedge.run import BEST_MODEL, METRICS, reload_dataset
-from alexedge.train.input_pipeline import eval_inputs, ten_crop_predict
+from alexedge.train.input_pipeline import SplitPredictions, predict_split
 
 __all__ = ["evaluate_model", "evaluate_run", "top_k_accuracy", "update_metrics"]
 
@@ -37,16 +39,33 @@ def _scores(probs: np.ndarray, labels: np.ndarray) -> dict[str, float]:
 
 
 def evaluate_model(
-    model: keras.Model, split: DecodedSplit, input_size: int, ten_crop: bool = True
+    model: keras.Model,
+    split: Split,
+    input_size: int,
+    ten_crop: bool = True,
+    description: str | None = None,
 ) -> dict[str, dict[str, float]]:
     """``{"centre_crop": {"top1", "top5"}}``, plus ``"ten_crop"`` when asked for."""
-    probs = model.predict(eval_inputs(split, input_size), batch_size=_BATCH, verbose=0)
-    result = {"centre_crop": _scores(probs, split.labels)}
-    if ten_crop:
-        averaged = ten_crop_predict(
-            lambda x: model.predict(x, batch_size=_BATCH, verbose=0), split, input_size
-        )
-        result["ten_crop"] = _scores(averaged, split.labels)
+    return _metrics(_predict(model, split, input_size, ten_crop, description))
+
+
+def _predict(
+    model: keras.Model, split: Split, input_size: int, ten_crop: bool, description: str | None
+) -> SplitPredictions:
+    return predict_split(
+        lambda x: model.predict(x, batch_size=_BATCH, verbose=0),
+        split,
+        input_size,
+        ten_crop,
+        chunk_size=_BATCH,
+        description=description,
+    )
+
+
+def _metrics(predictions: SplitPredictions) -> dict[str, dict[str, float]]:
+    result = {"centre_crop": _scores(predictions.centre, predictions.labels)}
+    if predictions.ten_crop is not None:
+        result["ten_crop"] = _scores(predictions.ten_crop, predictions.labels)
     return result
 
 
@@ -81,8 +100,10 @@ def evaluate_run(
     dataset = reload_dataset(run_dir, data_root)
     model = load_model(run_dir / BEST_MODEL)
     input_size = int(model.input_shape[1])
-    val = decode_split(dataset.val, base_size_for(input_size), "decoding val images")
-    metrics = evaluate_model(model, val, input_size, ten_crop)
-    record = {**metrics, "split": "val", "images": len(val), "checkpoint": BEST_MODEL}
+    val = file_split(dataset.val, base_size_for(input_size))
+    predictions = _predict(model, val, input_size, ten_crop, "scoring val images")
+    metrics = _metrics(predictions)
+    images = len(predictions.labels)  # the readable ones
+    record = {**metrics, "split": "val", "images": images, "checkpoint": BEST_MODEL}
     update_metrics(run_dir, record)
     return record

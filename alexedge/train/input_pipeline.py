@@ -1,4 +1,4 @@
-"""tf.data pipelines over decoded base images: the paper's training augmentation.
+"""tf.data pipelines over base images: the paper's training augmentation, eval crops.
 
 Training (Krizhevsky et al. 2012, sec. 4.1): random ``input_size`` crop of the
 base image, horizontal flip, PCA colour noise; optionally the Inception-style
@@ -6,24 +6,33 @@ random-resized crop instead of the fixed-size one. Evaluation: the centre crop,
 which is exactly ``alexedge.preprocess.eval_transform`` of the original file, or
 the paper's 10-crop (``ten_crop_predict``).
 Randomness is stateless and seeded, so a seed fixes the whole augmentation stream.
+Every function takes a split decoded in memory or one streamed from its files
+(``alexedge.data.stream``); ``alexedge.train.sources`` turns either into base
+images, so both get the same augmentation and the same crops.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 
 import numpy as np
 import tensorflow as tf
 
 from alexedge.data.decode import DecodedSplit
 from alexedge.data.stats import ChannelStats
+from alexedge.data.stream import Split, base_image_chunks
+from alexedge.errors import DataError
 from alexedge.preprocess import center_crop, ten_crop
+from alexedge.train.sources import eval_images, training_images
 
 __all__ = [
     "RRC_RATIO",
     "RRC_SCALE",
+    "SplitPredictions",
     "eval_dataset",
     "eval_inputs",
+    "predict_split",
     "ten_crop_eval_inputs",
     "ten_crop_predict",
     "train_dataset",
@@ -37,7 +46,7 @@ RRC_RATIO = (3 / 4, 4 / 3)
 
 
 def train_dataset(
-    split: DecodedSplit,
+    split: Split,
     num_classes: int,
     input_size: int,
     batch_size: int,
@@ -45,13 +54,33 @@ def train_dataset(
     pca_sigma: float,
     seed: int,
     random_resized_crop: bool = False,
+    cache_dir: str = "",
 ) -> tf.data.Dataset:
     """Shuffled, augmented, one-hot batches; reshuffled and re-randomized every epoch.
 
     ``random_resized_crop`` replaces the paper's fixed-size random crop with a crop
     of random area (``RRC_SCALE``) and aspect ratio (``RRC_RATIO``) resized to the
     input size: stronger augmentation that helps small datasets overfit less.
+    ``cache_dir`` keeps a streamed split's decoded images on disk after the first
+    pass (``alexedge.train.sources``); a split in memory ignores it.
     """
+    augment = _augmentation(num_classes, input_size, stats, pca_sigma, random_resized_crop)
+    images = training_images(split, seed, cache_dir)
+    seeds = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True).batch(6)
+    data = tf.data.Dataset.zip((images, seeds)).map(
+        lambda pair, s: augment(pair[0], pair[1], s), num_parallel_calls=AUTOTUNE
+    )
+    return data.batch(batch_size, drop_remainder=len(split) >= batch_size).prefetch(AUTOTUNE)
+
+
+def _augmentation(
+    num_classes: int,
+    input_size: int,
+    stats: ChannelStats,
+    pca_sigma: float,
+    random_resized_crop: bool,
+) -> Callable[[tf.Tensor, tf.Tensor, tf.Tensor], tuple[tf.Tensor, tf.Tensor]]:
+    """``(base image, label, 6 seed values) -> (float32 crop, one-hot)``, for any source."""
     eigval = tf.constant(stats.pca_eigval, tf.float32)
     eigvec = tf.constant(stats.pca_eigvec, tf.float32)
 
@@ -69,14 +98,7 @@ def train_dataset(
             image = tf.clip_by_value(image + shift, 0.0, 255.0)
         return image, tf.one_hot(label, num_classes)
 
-    n = len(split)
-    data = tf.data.Dataset.from_tensor_slices((split.images, split.labels))
-    data = data.shuffle(n, seed=seed, reshuffle_each_iteration=True)
-    seeds = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True).batch(6)
-    data = tf.data.Dataset.zip((data, seeds)).map(
-        lambda pair, s: augment(pair[0], pair[1], s), num_parallel_calls=AUTOTUNE
-    )
-    return data.batch(batch_size, drop_remainder=n >= batch_size).prefetch(AUTOTUNE)
+    return augment
 
 
 def _random_resized_crop(image: tf.Tensor, input_size: int, seed: tf.Tensor) -> tf.Tensor:
@@ -99,35 +121,50 @@ def _random_resized_crop(image: tf.Tensor, input_size: int, seed: tf.Tensor) -> 
 
 
 def eval_inputs(split: DecodedSplit, input_size: int) -> np.ndarray:
-    """Centre crops as float32: identical to ``eval_transform`` on the source files."""
+    """Centre crops as float32: identical to ``eval_transform`` on the source files.
+
+    All at once, so for splits in memory only; ``predict_split`` takes any split.
+    """
     return np.stack([center_crop(img, input_size) for img in split.images]).astype(np.float32)
 
 
 def eval_dataset(
-    split: DecodedSplit, num_classes: int, input_size: int, batch_size: int
+    split: Split, num_classes: int, input_size: int, batch_size: int, cache_dir: str = ""
 ) -> tf.data.Dataset:
-    images = eval_inputs(split, input_size)
-    labels = tf.one_hot(split.labels, num_classes)
-    return tf.data.Dataset.from_tensor_slices((images, labels)).batch(batch_size).prefetch(AUTOTUNE)
+    """Centre-crop float32 batches with one-hot labels, in split order (Keras validation)."""
+    if isinstance(split, DecodedSplit):
+        images = eval_inputs(split, input_size)
+        labels = tf.one_hot(split.labels, num_classes)
+        data = tf.data.Dataset.from_tensor_slices((images, labels))
+    else:
+        top = (split.base_size - input_size) // 2  # as preprocess.center_crop
+
+        def crop(image: tf.Tensor, label: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+            window = image[top : top + input_size, top : top + input_size]
+            return tf.cast(window, tf.float32), tf.one_hot(label, num_classes)
+
+        data = eval_images(split, cache_dir).map(crop, num_parallel_calls=AUTOTUNE)
+    return data.batch(batch_size).prefetch(AUTOTUNE)
 
 
-def ten_crop_eval_inputs(
-    split: DecodedSplit, input_size: int, batch_size: int
-) -> Iterator[np.ndarray]:
+def ten_crop_eval_inputs(split: Split, input_size: int, batch_size: int) -> Iterator[np.ndarray]:
     """Float32 batches of ``10 * b`` crops (``preprocess.ten_crop`` order per image).
 
     A generator, because all ten crops of a large validation set would not fit in
-    memory (50,000 ImageNet images would take 75 GB as uint8).
+    memory (50,000 ImageNet images would take 75 GB as uint8). A streamed split
+    yields its readable images only.
     """
-    for start in range(0, len(split), batch_size):
-        chunk = split.images[start : start + batch_size]
-        crops = np.concatenate([ten_crop(img, input_size) for img in chunk])
-        yield crops.astype(np.float32)
+    for images, _ in base_image_chunks(split, batch_size):
+        yield _ten_crops(images, input_size)
+
+
+def _ten_crops(images: np.ndarray, input_size: int) -> np.ndarray:
+    return np.concatenate([ten_crop(img, input_size) for img in images]).astype(np.float32)
 
 
 def ten_crop_predict(
     predict: Callable[[np.ndarray], np.ndarray],
-    split: DecodedSplit,
+    split: Split,
     input_size: int,
     batch_size: int = 32,
 ) -> np.ndarray:
@@ -135,10 +172,55 @@ def ten_crop_predict(
 
     ``predict`` maps a float32 batch to softmax outputs, e.g.
     ``lambda x: model(x, training=False).numpy()`` or an edge-runtime classifier, so
-    the same 10-crop evaluation serves Keras and TFLite models.
+    the same 10-crop evaluation serves Keras and TFLite models. Rows follow the
+    readable images; ``predict_split`` also returns their labels.
     """
     outputs = []
     for batch in ten_crop_eval_inputs(split, input_size, batch_size):
-        probs = np.asarray(predict(batch), np.float32)
-        outputs.append(probs.reshape(-1, 10, probs.shape[-1]).mean(axis=1))
+        outputs.append(_mean_of_ten(predict, batch))
     return np.concatenate(outputs)
+
+
+def _mean_of_ten(predict: Callable[[np.ndarray], np.ndarray], crops: np.ndarray) -> np.ndarray:
+    probs = np.asarray(predict(crops), np.float32)
+    return probs.reshape(-1, 10, probs.shape[-1]).mean(axis=1)
+
+
+@dataclass(frozen=True)
+class SplitPredictions:
+    labels: np.ndarray  # (N,) of the images that could be read
+    centre: np.ndarray  # (N, classes) centre-crop probabilities
+    ten_crop: np.ndarray | None  # (N, classes) averaged over the 10 crops, if asked for
+
+
+def predict_split(
+    predict: Callable[[np.ndarray], np.ndarray],
+    split: Split,
+    input_size: int,
+    ten_crop: bool = False,
+    chunk_size: int = 256,
+    description: str | None = None,
+) -> SplitPredictions:
+    """Centre-crop (and 10-crop) predictions in one pass over ``split``, chunk by chunk.
+
+    A streamed split is decoded ``chunk_size`` images at a time by parallel threads,
+    never all at once; the 10 crops go to ``predict`` 32 images (320 crops) at a time,
+    as in ``ten_crop_predict``. Labels come back with the predictions because a
+    streamed split drops the files it cannot read.
+    """
+    labels, centre, averaged = [], [], []
+    for images, chunk_labels in base_image_chunks(split, chunk_size, description):
+        labels.append(chunk_labels)
+        crops = np.stack([center_crop(img, input_size) for img in images]).astype(np.float32)
+        centre.append(np.asarray(predict(crops), np.float32))
+        if ten_crop:
+            for start in range(0, len(images), 32):
+                batch = _ten_crops(images[start : start + 32], input_size)
+                averaged.append(_mean_of_ten(predict, batch))
+    if not labels:
+        raise DataError(f"none of the {len(split)} images could be read (see the lines above)")
+    return SplitPredictions(
+        np.concatenate(labels),
+        np.concatenate(centre),
+        np.concatenate(averaged) if ten_crop else None,
+    )

@@ -1,4 +1,4 @@
-"""Fit a registered model on decoded splits, resumably, on any ``tf.distribute`` strategy.
+"""Fit a model on in-memory or streamed splits, resumably, on any ``tf.distribute`` strategy.
 
 The run directory gets ``last.keras`` (every epoch, with optimizer state),
 ``best.keras`` (best validation top-1), ``history.csv``, ``train_state.json`` and
@@ -20,8 +20,8 @@ from pathlib import Path
 import tensorflow as tf
 import tf_keras as keras
 
-from alexedge.data.decode import DecodedSplit
 from alexedge.data.stats import ChannelStats
+from alexedge.data.stream import Split
 from alexedge.errors import ModelError
 from alexedge.run import BEST_MODEL
 from alexedge.train.callbacks import EpochRecorder, RunState, progress_callback, read_state
@@ -183,8 +183,8 @@ def _open_session(
 
 
 def _datasets(
-    train_split: DecodedSplit,
-    val_split: DecodedSplit,
+    train_split: Split,
+    val_split: Split,
     num_classes: int,
     stats: ChannelStats,
     config: TrainConfig,
@@ -200,22 +200,25 @@ def _datasets(
         config.pca_lighting,
         config.seed + epochs_done,
         random_resized_crop=config.random_resized_crop,
+        cache_dir=config.cache_dir,
     )
     # Repeated, so Keras makes one iterator for the whole run: a new one per epoch
     # re-serializes the dataset graph with the images inside it (~6 s an epoch for 10,000
     # Tiny ImageNet images). Each pass is exactly ``steps_per_epoch`` full batches, so
-    # epochs stay aligned with passes and every pass is reshuffled.
+    # epochs stay aligned with passes and every pass is reshuffled (a stream that meets
+    # a file it cannot read has one image fewer per pass than counted; the epochs then
+    # drift across pass boundaries, harmlessly).
     train = train.repeat()
-    val = eval_dataset(val_split, num_classes, config.input_size, EVAL_BATCH_SIZE)
-    # Every worker builds the same in-memory dataset; shard it by element, not by file.
+    val = eval_dataset(val_split, num_classes, config.input_size, EVAL_BATCH_SIZE, config.cache_dir)
+    # Every worker builds the same dataset (images or paths); shard it by element.
     options = tf.data.Options()
     options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
     return train.with_options(options), val.with_options(options)
 
 
 def train(
-    train_split: DecodedSplit,
-    val_split: DecodedSplit,
+    train_split: Split,
+    val_split: Split,
     num_classes: int,
     stats: ChannelStats,
     config: TrainConfig,

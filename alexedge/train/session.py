@@ -17,6 +17,7 @@ from typing import Any
 from alexedge.atomic import write_json
 from alexedge.data.dataset import ImageDataset, load_dataset
 from alexedge.data.stats import ChannelStats
+from alexedge.data.stream import prepare_cache_dir
 from alexedge.errors import ConfigError, ModelError
 from alexedge.run import BEST_MODEL, DATA_STATS, TRAIN_CONFIG, reload_dataset
 from alexedge.train import loop
@@ -44,7 +45,7 @@ class RunOutcome:
     metrics: dict[str, Any]  # empty on workers other than the chief
     epochs_before: int  # epochs already done when this call started (resume)
     chief: bool = True  # False on the workers of a cluster that write nothing
-    train_images: int = 0  # decoded training images (after skipping unreadable files)
+    train_images: int = 0  # training images (after skipping the unreadable files known)
 
 
 def check_model(config: TrainConfig) -> None:
@@ -74,7 +75,8 @@ def train_run(config: RunConfig, out: Path) -> RunOutcome:
     dataset = _load(config.data, config.train.seed)
     if chief:
         check_new_run_folder(out)
-    data = prepare_data(dataset, config.train.input_size)
+    prepare_cache_dir(config.train.cache_dir)
+    data = prepare_data(dataset, config.train.input_size, input_mode=config.train.input_mode)
     if chief:
         recorded = dataclasses.replace(
             config.data, root=Path(dataset.root).resolve(), layout=dataset.layout
@@ -97,7 +99,10 @@ def resume_run(run_dir: Path, data_root: Path | None = None) -> RunOutcome:
     check_model(config.train)
     chief = is_chief(make_strategy(config.train.strategy))
     dataset = reload_dataset(run_dir, data_root)
-    data = prepare_data(dataset, config.train.input_size, _saved_stats(run_dir))
+    prepare_cache_dir(config.train.cache_dir)
+    data = prepare_data(
+        dataset, config.train.input_size, _saved_stats(run_dir), config.train.input_mode
+    )
     before = read_state(run_dir).epochs_done
     if chief:
         _remove_stale_temporaries(run_dir)

@@ -1,0 +1,175 @@
+"""Where the tf.data pipelines get base images: from memory, or decoded from files.
+
+Both sources give ``(base image (S, S, 3) uint8, label int32)`` elements, so the
+training augmentation and the evaluation crops are one piece of code whatever the
+source. A ``FileSplit`` is decoded by ``read_base_image`` (Pillow, through
+``tf.numpy_function`` in a parallel map: Pillow releases the GIL), so streamed pixels
+are exactly ``decode_split``'s; unreadable files are filtered out of the stream and
+named once on stderr.
+
+With a cache folder, ``Dataset.cache`` writes the decoded base images there on the
+first full pass and later passes (and resumed runs) read them back instead of
+decoding. A file cache can only be read in the order it was written, so a cached
+training stream is written in one fixed permutation and reshuffled every pass
+through a buffer of ``SHUFFLE_BUFFER_BYTES``, the usual trade of record-file
+pipelines; without a cache every pass reshuffles all the paths, exactly as the
+in-memory source reshuffles all the images.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import socket
+import sys
+from pathlib import Path
+
+import numpy as np
+import tensorflow as tf
+
+from alexedge.data.decode import DecodedSplit, read_base_image
+from alexedge.data.stream import FileSplit, SkipLog, Split, prepare_cache_dir
+from alexedge.errors import DataError
+
+__all__ = ["SHUFFLE_BUFFER_BYTES", "cache_prefix", "eval_images", "training_images"]
+
+AUTOTUNE = tf.data.AUTOTUNE
+SHUFFLE_BUFFER_BYTES = 1 << 30  # decoded images held for shuffling a cached stream
+_CACHE_ORDER_SEED = 20120000  # the cached permutation; independent of the run's seed
+
+
+def training_images(split: Split, seed: int, cache_dir: str = "") -> tf.data.Dataset:
+    """Base images and labels, reshuffled every pass; the order is fixed by ``seed``.
+
+    An uncached ``FileSplit`` shuffles its paths with the same op, seed and size as a
+    ``DecodedSplit`` of the same files shuffles its images, so both give the same
+    order. ``cache_dir`` applies to a ``FileSplit`` only.
+    """
+    if isinstance(split, DecodedSplit):
+        data = tf.data.Dataset.from_tensor_slices((split.images, split.labels))
+        return data.shuffle(len(split), seed=seed, reshuffle_each_iteration=True)
+    if not cache_dir:
+        paths = _paths(split).shuffle(len(split), seed=seed, reshuffle_each_iteration=True)
+        return _decoded(paths, split.base_size)
+    # Written in a permutation that does not depend on the seed, so a resumed run
+    # (which continues with seed + epochs done) reads the cache the first run wrote.
+    order = np.random.default_rng(_CACHE_ORDER_SEED).permutation(len(split))
+    data = _cached(_decoded(_paths(split, order), split.base_size), split, cache_dir, "train")
+    buffer = max(1, min(len(split), SHUFFLE_BUFFER_BYTES // (split.base_size**2 * 3)))
+    return data.shuffle(buffer, seed=seed, reshuffle_each_iteration=True)
+
+
+def eval_images(split: FileSplit, cache_dir: str = "") -> tf.data.Dataset:
+    """The readable base images and labels of ``split`` in file order, decoded per pass."""
+    data = _decoded(_paths(split), split.base_size)
+    return _cached(data, split, cache_dir, "eval") if cache_dir else data
+
+
+def _paths(split: FileSplit, order: np.ndarray | None = None) -> tf.data.Dataset:
+    # Bytes, not str: file names that are not valid UTF-8 survive the round trip.
+    paths = np.array([os.fsencode(p) for p in split.paths], dtype=object)
+    labels = split.labels
+    if order is not None:
+        paths, labels = paths[order], labels[order]
+    return tf.data.Dataset.from_tensor_slices((paths, labels))
+
+
+def _decoded(paths: tf.data.Dataset, base_size: int) -> tf.data.Dataset:
+    skips = SkipLog()
+    blank = np.zeros((base_size, base_size, 3), np.uint8)
+
+    def decode(path: bytes) -> tuple[np.ndarray, np.bool_]:
+        name = os.fsdecode(path)
+        result = read_base_image(name, base_size)
+        if isinstance(result, str):
+            skips(name, result)
+            return blank, np.bool_(False)
+        return np.ascontiguousarray(result), np.bool_(True)
+
+    def tf_decode(path: tf.Tensor, label: tf.Tensor):
+        image, ok = tf.numpy_function(decode, [path], [tf.uint8, tf.bool], name="read_base_image")
+        image.set_shape([base_size, base_size, 3])
+        ok.set_shape([])
+        return image, label, ok
+
+    data = paths.map(tf_decode, num_parallel_calls=AUTOTUNE).filter(_readable)
+    return data.map(_without_flag)
+
+
+def _readable(image: tf.Tensor, label: tf.Tensor, ok: tf.Tensor) -> tf.Tensor:
+    return ok
+
+
+def _without_flag(image: tf.Tensor, label: tf.Tensor, ok: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+    return image, label
+
+
+def cache_prefix(split: FileSplit, cache_dir: str | Path, kind: str) -> Path:
+    """The cache file prefix for ``split``: a digest of its files, labels and base size.
+
+    A different subset, label order or input size gets its own cache. Images edited in
+    place under the same name are not noticed: delete the cache folder after that.
+    """
+    digest = hashlib.sha256(f"{kind}\n{split.base_size}\n".encode())
+    for path, label in zip(split.paths, split.labels, strict=True):
+        digest.update(os.fsencode(path) + f"\t{int(label)}\n".encode())
+    name = f"{kind}-{split.base_size}px-{len(split)}-{digest.hexdigest()[:16]}"
+    return Path(cache_dir) / name
+
+
+def _cached(data: tf.data.Dataset, split: FileSplit, cache_dir: str, kind: str) -> tf.data.Dataset:
+    folder = prepare_cache_dir(cache_dir)
+    assert folder is not None
+    prefix = cache_prefix(split, folder, kind)
+    # ``PREFIX.index`` appears when a first pass has finished writing. TensorFlow logs
+    # "did not fully read the dataset being cached" even after a complete pass
+    # (tensorflow/tensorflow#60174): the index, not that warning, says what was kept.
+    if prefix.with_name(prefix.name + ".index").is_file():
+        _say(f"reading decoded {kind} images from the cache {prefix}")
+    else:
+        _claim_unfinished_cache(prefix)
+        _say(f"caching decoded {kind} images in {prefix} during the first pass")
+    return data.cache(str(prefix))
+
+
+def _say(message: str) -> None:
+    print(f"[alexedge] {message}", file=sys.stderr, flush=True)
+
+
+def _claim_unfinished_cache(prefix: Path) -> None:
+    """Remove what a killed writer left, unless another live process is writing it now.
+
+    TensorFlow refuses to write a cache whose lock file exists, and a killed run
+    leaves one behind: without this, a run killed during its first epoch could not
+    resume. Our own ``.writer`` file says which process is writing.
+    """
+    writer = prefix.with_name(prefix.name + ".writer")
+    me = f"{os.getpid()}@{socket.gethostname()}"
+    if writer.is_file():
+        owner = writer.read_text().strip()
+        if owner != me and _is_alive(owner):
+            raise DataError(
+                f"{prefix}: another process ({owner}) is writing this cache; wait for its "
+                f"first epoch to end, or delete {writer} if that process is gone"
+            )
+    # ``PREFIX_<shard>.*`` while writing; ``PREFIX.data-*`` if killed while finishing.
+    leftovers = sorted(prefix.parent.glob(f"{prefix.name}_*"))
+    leftovers += sorted(prefix.parent.glob(f"{prefix.name}.data-*"))
+    if leftovers:
+        _say(f"removing an unfinished cache: {prefix}")
+    for path in leftovers:
+        path.unlink(missing_ok=True)
+    writer.write_text(me + "\n")
+
+
+def _is_alive(owner: str) -> bool:
+    pid, _, host = owner.partition("@")
+    if host != socket.gethostname():
+        return True  # cannot tell from here; assume it is
+    try:
+        os.kill(int(pid), 0)
+    except (ValueError, ProcessLookupError):
+        return False
+    except PermissionError:  # exists, owned by someone else
+        return True
+    return True
