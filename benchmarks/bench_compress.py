@@ -156,6 +156,7 @@ def bench_reduced(args: argparse.Namespace) -> list[str]:
         clusters=args.clusters,
         prune_end_fraction=args.prune_end,
         calibration_images=args.calibration,
+        per_channel=not args.per_tensor,
     )
     doc = _compress(run, pruning)
     _table(doc)
@@ -182,6 +183,7 @@ def _reduced_lines(doc: dict[str, Any], ptq: dict[str, Any]) -> list[str]:
             f"{f32 / pt['bytes']:.2f}x smaller raw"
         )
     pruned = [x for x in doc["variants"] if x["quantization"] == "int8" and x["sparsity_target"]]
+    pruned = [x for x in pruned if x.get("status") == "ok"]
     for x in sorted(pruned, key=lambda x: x["gzip_bytes"]):
         loss = 100 * (keras_top1 - x["top1"])
         lines.append(
@@ -246,6 +248,9 @@ def main() -> None:
     parser.add_argument("--allocation", default="size")
     parser.add_argument("--prune-end", type=float, default=0.5)
     parser.add_argument("--clusters", type=int, default=0)
+    parser.add_argument(
+        "--per-tensor", action="store_true", help="pruned int8 variants with one scale a tensor"
+    )
     parser.add_argument("--calibration", type=int, default=200)
     parser.add_argument("--train-per-class", type=int, default=100)
     parser.add_argument("--paper-epochs", type=int, default=1)
