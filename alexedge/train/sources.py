@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 import tensorflow as tf
 
-from alexedge.data.decode import DecodedSplit, read_base_image
+from alexedge.data.decode import DecodedSplit, decode_workers, read_base_image
 from alexedge.data.stream import FileSplit, SkipLog, Split, prepare_cache_dir
 from alexedge.errors import DataError
 
@@ -53,18 +53,18 @@ def training_images(split: Split, seed: int, cache_dir: str = "") -> tf.data.Dat
         return data.shuffle(len(split), seed=seed, reshuffle_each_iteration=True)
     if not cache_dir:
         paths = _paths(split).shuffle(len(split), seed=seed, reshuffle_each_iteration=True)
-        return _decoded(paths, split.base_size)
+        return _decoded(paths, split)
     # Written in a permutation that does not depend on the seed, so a resumed run
     # (which continues with seed + epochs done) reads the cache the first run wrote.
     order = np.random.default_rng(_CACHE_ORDER_SEED).permutation(len(split))
-    data = _cached(_decoded(_paths(split, order), split.base_size), split, cache_dir, "train")
+    data = _cached(_decoded(_paths(split, order), split), split, cache_dir, "train")
     buffer = max(1, min(len(split), SHUFFLE_BUFFER_BYTES // (split.base_size**2 * 3)))
     return data.shuffle(buffer, seed=seed, reshuffle_each_iteration=True)
 
 
 def eval_images(split: FileSplit, cache_dir: str = "") -> tf.data.Dataset:
     """The readable base images and labels of ``split`` in file order, decoded per pass."""
-    data = _decoded(_paths(split), split.base_size)
+    data = _decoded(_paths(split), split)
     return _cached(data, split, cache_dir, "eval") if cache_dir else data
 
 
@@ -77,14 +77,17 @@ def _paths(split: FileSplit, order: np.ndarray | None = None) -> tf.data.Dataset
     return tf.data.Dataset.from_tensor_slices((paths, labels))
 
 
-def _decoded(paths: tf.data.Dataset, base_size: int) -> tf.data.Dataset:
-    """Decode in chunks of ``DECODE_CHUNK`` files per ``numpy_function`` call, in order.
+def _decoded(paths: tf.data.Dataset, split: FileSplit) -> tf.data.Dataset:
+    """Decode in chunks of up to ``DECODE_CHUNK`` files per ``numpy_function`` call, in order.
 
     One call per file spent more time in the Python call than in decoding a small
-    JPEG; chunks amortize it (see ``DECODE_CHUNK``)
-    while tf.data still runs several chunks at once.
+    JPEG; chunks amortize it (see ``DECODE_CHUNK``). A small split gets smaller
+    chunks, so tf.data still has several to decode at once (100 files in chunks of
+    64 kept only two threads busy).
     """
     skips = SkipLog()
+    base_size = split.base_size
+    chunk_size = max(1, min(DECODE_CHUNK, len(split) // (4 * decode_workers())))
 
     def decode(chunk: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         images = np.zeros((len(chunk), base_size, base_size, 3), np.uint8)
@@ -104,7 +107,7 @@ def _decoded(paths: tf.data.Dataset, base_size: int) -> tf.data.Dataset:
         ok.set_shape([None])
         return images, labels, ok
 
-    data = paths.batch(DECODE_CHUNK).map(tf_decode, num_parallel_calls=AUTOTUNE)
+    data = paths.batch(chunk_size).map(tf_decode, num_parallel_calls=AUTOTUNE)
     return data.unbatch().filter(_readable).map(_without_flag)
 
 
