@@ -17,6 +17,7 @@ from __future__ import annotations
 import io
 import os
 import warnings
+from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
@@ -29,6 +30,7 @@ __all__ = [
     "base_image",
     "base_size_for",
     "center_crop",
+    "center_crops",
     "eval_transform",
     "load_rgb",
     "ten_crop",
@@ -138,6 +140,16 @@ def eval_transform(
     """
     rgb = source if isinstance(source, np.ndarray) else load_rgb(_as_path(source))
     return np.ascontiguousarray(center_crop(base_image(rgb, base_size_for(input_size)), input_size))
+
+
+def center_crops(images: Iterable[np.ndarray], input_size: int) -> np.ndarray:
+    """``center_crop`` of each base image, stacked ``(N, s, s, 3)`` in its own dtype.
+
+    The evaluation, calibration and BN-statistics inputs of a decoded split; callers
+    that feed a model cast to float32 themselves (a paper-size set stays uint8 until
+    it is batched).
+    """
+    return np.stack([center_crop(img, input_size) for img in images])
 
 
 def ten_crop(rgb: np.ndarray, input_size: int) -> np.ndarray:

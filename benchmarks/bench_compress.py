@@ -208,12 +208,12 @@ def _near_ties(run: Path, step: float) -> float:
     """
     import numpy as np
 
-    from alexedge.preprocess import center_crop
+    from alexedge.preprocess import center_crops
     from alexedge.train.loop import load_model
 
     size = json.loads((run / "config.json").read_text())["input_size"]
     val = decode_split(load_dataset(DATA).val, base_size_for(size), "decoding val")
-    crops = np.stack([center_crop(img, size) for img in val.images]).astype(np.float32)
+    crops = center_crops(val.images, size).astype(np.float32)
     probs = load_model(run / "best.keras").predict(crops, batch_size=32, verbose=0)
     best_two = np.sort(probs, axis=1)[:, -2:]
     return float(np.mean(best_two[:, 1] - best_two[:, 0] < step))

@@ -30,7 +30,7 @@ from alexedge.compress.measure import VariantMeasurement, measure_variant
 from alexedge.compress.schema import SCHEMA_VERSION, merge_variants_doc, validate_variants_doc
 from alexedge.compress.verify import raise_for_failures
 from alexedge.config import config_to_dict
-from alexedge.preprocess import center_crop
+from alexedge.preprocess import center_crops
 from alexedge.run import LABELS, VARIANTS_DIR, VARIANTS_JSON
 
 __all__ = ["CompressResult", "SourcePlan", "compress_run", "plan_family", "variant_name"]
@@ -191,7 +191,7 @@ def _release(models: dict[str, Any], later: list[SourcePlan]) -> None:
 
 def _val_crops(inputs: RunInputs) -> np.ndarray:
     size = inputs.train_config.input_size
-    return np.stack([center_crop(img, size) for img in inputs.val_split.images])
+    return center_crops(inputs.val_split.images, size)
 
 
 def _predict(model: Any, crops: np.ndarray, batch: int = 64) -> np.ndarray:

@@ -25,7 +25,7 @@ from alexedge.compress.finetune import FinetuneData, finetune, steps_per_epoch
 from alexedge.compress.wrap import PRUNABLE, weight_layers, wrap_layers
 from alexedge.data.decode import DecodedSplit
 from alexedge.data.stats import ChannelStats
-from alexedge.preprocess import center_crop
+from alexedge.preprocess import center_crops
 from alexedge.train.config import TrainConfig
 
 __all__ = [
@@ -155,7 +155,7 @@ def bn_images(data: FinetuneData, count: int = 40 * 128) -> np.ndarray:
     """
     split, size = data.train_split, data.train_config.input_size
     order = np.random.default_rng(0).permutation(len(split))[:count]
-    return np.stack([center_crop(split.images[i], size) for i in order]).astype(np.float32)
+    return center_crops((split.images[i] for i in order), size).astype(np.float32)
 
 
 def prune_and_finetune(

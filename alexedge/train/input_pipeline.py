@@ -23,7 +23,7 @@ from alexedge.data.decode import DecodedSplit
 from alexedge.data.stats import ChannelStats
 from alexedge.data.stream import Split, base_image_chunks
 from alexedge.errors import DataError
-from alexedge.preprocess import center_crop, ten_crop
+from alexedge.preprocess import center_crops, ten_crop
 from alexedge.train.sources import eval_images, training_images
 
 __all__ = [
@@ -125,7 +125,7 @@ def eval_inputs(split: DecodedSplit, input_size: int) -> np.ndarray:
 
     All at once, so for splits in memory only; ``predict_split`` takes any split.
     """
-    return np.stack([center_crop(img, input_size) for img in split.images]).astype(np.float32)
+    return center_crops(split.images, input_size).astype(np.float32)
 
 
 def eval_dataset(
@@ -211,7 +211,7 @@ def predict_split(
     labels, centre, averaged = [], [], []
     for images, chunk_labels in base_image_chunks(split, chunk_size, description):
         labels.append(chunk_labels)
-        crops = np.stack([center_crop(img, input_size) for img in images]).astype(np.float32)
+        crops = center_crops(images, input_size).astype(np.float32)
         centre.append(np.asarray(predict(crops), np.float32))
         if ten_crop:
             for start in range(0, len(images), 32):
