@@ -23,6 +23,7 @@ from alexedge.data.decode import DecodedSplit
 from alexedge.data.stats import ChannelStats
 from alexedge.data.synth import SynthConfig, synthesize_dataset
 from alexedge.errors import ConfigError
+from alexedge.train.run_config import DataConfig
 
 __all__ = ["PipelineResult", "check_output_folder", "run_pipeline"]
 
@@ -80,9 +81,16 @@ def check_output_folder(out: Path, force: bool) -> None:
         raise ConfigError(f"{out}: not an alexedge run folder; refusing to delete it with --force")
 
 
+def _user_data(config: PipelineConfig) -> DataConfig:
+    assert config.data is not None
+    return DataConfig(
+        config.data, config.layout, config.classes, config.classes_file, config.val_fraction
+    )
+
+
 def run_pipeline(config: PipelineConfig) -> PipelineResult:
     check_output_folder(config.out, config.force)
-    dataset = _load_user_dataset(config) if config.data else None
+    dataset = _user_data(config).load(config.train.seed) if config.data else None
     synth = None if dataset else _synth_config(config)
     if config.out.exists():
         shutil.rmtree(config.out)
@@ -115,18 +123,6 @@ def _steps(stages: Any) -> list[tuple[str, Callable[[_Run], None]]]:
         ("package Android assets", stages.package),
         ("write report", stages.report),
     ]
-
-
-def _load_user_dataset(config: PipelineConfig) -> ImageDataset:
-    assert config.data is not None
-    return load_dataset(
-        config.data,
-        config.classes,
-        layout=config.layout,
-        classes_file=config.classes_file,
-        val_fraction=config.val_fraction,
-        seed=config.train.seed,
-    )
 
 
 def _synth_config(config: PipelineConfig) -> SynthConfig:

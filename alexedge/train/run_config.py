@@ -18,6 +18,7 @@ from typing import Any
 
 from alexedge.atomic import write_text
 from alexedge.config_base import require as _require
+from alexedge.data.dataset import ImageDataset, load_dataset
 from alexedge.errors import ConfigError
 from alexedge.train.config import TrainConfig
 
@@ -69,6 +70,17 @@ class DataConfig:
         _require(
             self.classes is None or self.classes_file is None,
             "give either --classes or --classes-file, not both",
+        )
+
+    def load(self, seed: int) -> ImageDataset:
+        """The dataset these arguments select; ``seed`` fixes a split drawn from train/."""
+        return load_dataset(
+            self.root,
+            self.classes,
+            layout=self.layout,
+            classes_file=self.classes_file,
+            val_fraction=self.val_fraction,
+            seed=seed,
         )
 
 

@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Any
 
 from alexedge.atomic import write_json
-from alexedge.data.dataset import ImageDataset, load_dataset
 from alexedge.data.stats import ChannelStats
 from alexedge.data.stream import prepare_cache_dir
 from alexedge.errors import ConfigError, ModelError
@@ -29,7 +28,6 @@ from alexedge.train.models import get_spec
 from alexedge.train.prepare import PreparedData, prepare_data, write_data_files
 from alexedge.train.run_config import (
     RUN_CONFIG,
-    DataConfig,
     RunConfig,
     read_run_config,
     write_run_config,
@@ -72,7 +70,7 @@ def train_run(config: RunConfig, out: Path) -> RunOutcome:
     """Train ``config`` into the new run folder ``out``."""
     check_model(config.train)
     chief = is_chief(make_strategy(config.train.strategy))  # before any other TF work
-    dataset = _load(config.data, config.train.seed)
+    dataset = config.data.load(config.train.seed)
     if chief:
         check_new_run_folder(out)
     prepare_cache_dir(config.train.cache_dir)
@@ -114,17 +112,6 @@ def _remove_stale_temporaries(run_dir: Path) -> None:
     # during a save leaves one behind, never a half-written real file.
     for path in run_dir.glob(".*.tmp*"):
         path.unlink(missing_ok=True)
-
-
-def _load(data: DataConfig, seed: int) -> ImageDataset:
-    return load_dataset(
-        data.root,
-        data.classes,
-        layout=data.layout,
-        classes_file=data.classes_file,
-        val_fraction=data.val_fraction,
-        seed=seed,
-    )
 
 
 def _saved_stats(run_dir: Path) -> ChannelStats | None:
