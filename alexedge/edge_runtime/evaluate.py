@@ -18,6 +18,7 @@ import numpy as np
 
 from alexedge.edge_runtime.classifier import Classifier
 from alexedge.errors import DataError
+from alexedge.metrics import ranked_classes, top_k_scores
 from alexedge.preprocess import eval_transform
 from alexedge.progress import progress_bar
 
@@ -77,12 +78,12 @@ def evaluate_tflite(
         )
     items = progress_bar(paths, f"evaluating {Path(model_path).name}") if progress else paths
     probs = _probs_for_files(classifier, items)
-    top1, top5 = _accuracy(probs, labels)
+    scores = top_k_scores(probs, labels)
     return EvalResult(
-        top1=top1,
-        top5=top5,
+        top1=scores["top1"],
+        top5=scores["top5"],
         count=len(labels),
-        predictions=probs.argmax(axis=1),
+        predictions=ranked_classes(probs, 1)[:, 0],
         probs=probs if keep_probs else None,
     )
 
@@ -118,11 +119,3 @@ def _probs_for_files(classifier: Classifier, paths: Iterable[str]) -> np.ndarray
     if pending:
         parts.append(classifier.predict(np.stack(pending)))
     return np.concatenate(parts)
-
-
-def _accuracy(probs: np.ndarray, labels: np.ndarray) -> tuple[float, float]:
-    # Stable sort: ties rank the lower index first, as argmax and Classifier.top_k do.
-    ranked = np.argsort(-probs, axis=1, kind="stable")[:, :5]
-    top1 = float((ranked[:, 0] == labels).mean())
-    top5 = float((ranked == labels[:, None]).any(axis=1).mean())
-    return top1, top5
