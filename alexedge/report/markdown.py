@@ -1,75 +1,264 @@
-"""Render ``variants.json`` as the accuracy-vs-size table people read.
+"""REPORT.md: text sections from the gathered content, pictures linked by relative path.
 
-Pure functions from the JSON document to text, so the CLI prints exactly the
-table that ``REPORT.md`` holds, and tests can check numbers against the JSON.
+Pure functions from data to text, so the CLI prints exactly the table REPORT.md holds
+and tests can check its numbers against ``variants.json`` and ``report.json``.
+``render_report(doc)`` and ``variants_table(doc)`` work from a ``variants.json``
+document alone (no run folder needed).
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from typing import Any
 
-__all__ = ["render_report", "variants_table"]
+from alexedge.report.content import ReportContent
+from alexedge.report.damage import worst_classes
+from alexedge.report.layers import LayerRow
+from alexedge.report.pareto import LATENCY_KEY, SIZE_KEY
+from alexedge.report.rows import VariantRow, check_doc, variant_rows
+
+__all__ = [
+    "damage_section",
+    "layers_table",
+    "render_report",
+    "report_markdown",
+    "rows_table",
+    "summary_lines",
+    "variants_section",
+    "variants_table",
+]
 
 _HEADER = (
-    "| variant | quantization | sparsity | size (bytes) | size (MB) | gzip -9 (bytes) "
-    "| x smaller (gzip) | top-1 | top-5 | top-1 vs Keras | agreement | ms 1T / 2T |"
+    "variant",
+    "quantization",
+    "sparsity",
+    "size (bytes)",
+    "size (MB)",
+    "gzip -9 (bytes)",
+    "x smaller",
+    "x smaller (gzip)",
+    "top-1",
+    "top-5",
+    "top-1 vs float Keras",
+    "agreement",
+    "ms 1 thread",
+    "ms 2 threads",
+    "Pareto",
+)
+
+VARIANTS_NOTE = (
+    "Sizes are bytes on disk and after gzip -9 (what a download costs); `x smaller` is the "
+    "float32 file's size over the variant's (raw, and gzipped). `top-1 vs float Keras` is "
+    "in points against the trained Keras model. `agreement` is the share of validation "
+    "images with the same top-1 as the Keras model the variant was converted from. "
+    "Latency is the median single-image invoke on the machine that ran compress. "
+    f"Pareto: `size` = no other variant is both smaller (`{SIZE_KEY}`) and at least as "
+    f"accurate; `latency` = the same for 1-thread latency (`{LATENCY_KEY}`). Failed "
+    "variants (agreement below their floor) are never on a front."
 )
 
 
-def _row(v: dict[str, Any], float_bytes: int) -> str:
-    ratio = float_bytes / v["gzip_bytes"] if v["gzip_bytes"] else float("nan")
-    delta = 100 * (v["top1"] - v["keras_top1"])
-    return (
-        f"| {v['name']} | {v['quantization']} | {100 * v['sparsity']:.1f}% "
-        f"| {v['bytes']:,} | {v['bytes'] / 1e6:.3f} | {v['gzip_bytes']:,} | {ratio:.1f}x "
-        f"| {100 * v['top1']:.1f}% | {100 * v['top5']:.1f}% | {delta:+.1f} pt "
-        f"| {100 * v['keras_agreement']:.1f}% "
-        f"| {v['latency_ms_1_thread']:.2f} / {v['latency_ms_2_threads']:.2f} |"
+def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    return "\n".join(lines + ["| " + " | ".join(r) + " |" for r in rows])
+
+
+def _times(ratio: float | None) -> str:
+    return "n/a" if ratio is None else f"{ratio:.2f}x"
+
+
+def _pareto(r: VariantRow) -> str:
+    if r.status != "ok":
+        return "failed"
+    return ", ".join(
+        n for n, flag in (("size", r.pareto_size), ("latency", r.pareto_latency)) if flag
     )
 
 
-def variants_table(doc: dict[str, Any]) -> str:
-    """Markdown table, one row per variant; ratios are against the float32 file's raw size."""
-    variants = doc["variants"]
-    float_bytes = next(
-        (v["bytes"] for v in variants if v["name"] == "float32"), variants[0]["bytes"]
-    )
-    separator = "|" + "---|" * _HEADER.count(" | ") + "---|"
-    return "\n".join([_HEADER, separator, *(_row(v, float_bytes) for v in variants)])
+def _row_cells(r: VariantRow) -> list[str]:
+    change = r.top1_change_vs_float_keras
+    return [
+        r.name if r.status == "ok" else f"{r.name} **(FAILED)**",
+        r.quantization,
+        f"{100 * r.sparsity:.1f}%",
+        f"{r.bytes:,}",
+        f"{r.megabytes:.3f}",
+        f"{r.gzip_bytes:,}",
+        _times(r.x_smaller),
+        _times(r.x_smaller_gzip),
+        f"{100 * r.top1:.1f}%",
+        f"{100 * r.top5:.1f}%",
+        "n/a" if change is None else f"{change:+.1f} pt",
+        f"{100 * r.agreement:.1f}%",
+        f"{r.latency_ms_1_thread:.2f}",
+        f"{r.latency_ms_2_threads:.2f}",
+        _pareto(r),
+    ]
 
 
-def render_report(doc: dict[str, Any]) -> str:
-    keras = doc["keras"]
+def rows_table(rows: Sequence[VariantRow]) -> str:
+    """The variants table (Markdown), one line per variant in ``rows``' order."""
+    return _table(_HEADER, [_row_cells(r) for r in rows])
+
+
+def variants_table(doc: Mapping[str, Any]) -> str:
+    """The variants table of a ``variants.json`` document (checked: ``ModelError`` if bad)."""
+    return rows_table(variant_rows(check_doc(dict(doc))))
+
+
+def summary_lines(doc: Mapping[str, Any]) -> list[str]:
     data = doc["dataset"]
-    lines = [
-        "# alexedge run report",
-        "",
+    skipped = f" ({data['skipped']} unreadable files skipped)." if data.get("skipped") else "."
+    return [
         f"Dataset: `{data['root']}`, {data['classes']} classes, {data['train_images']} "
-        f"training and {data['val_images']} validation images"
-        + (f" ({data['skipped']} unreadable files skipped)." if data.get("skipped") else "."),
+        f"training and {data['val_images']} validation images{skipped}",
         f"Model: `{doc['model']}` at {doc['input_size']}x{doc['input_size']}, "
         f"{doc['parameters']:,} parameters.",
-        "",
-        "| Keras model | top-1 | top-5 |",
-        "|---|---|---|",
-        *(
-            f"| {name} | {100 * m['top1']:.1f}% | {100 * m['top5']:.1f}% |"
-            for name, m in keras.items()
-        ),
-        "",
-        "## TFLite variants (evaluated with the edge runtime on the validation split)",
-        "",
-        variants_table(doc),
-        "",
-        "Sizes are bytes on disk; `x smaller (gzip)` is float32's raw size over the "
-        "variant's gzip -9 size (what a download costs). `agreement` is the share of "
-        "validation images with the same top-1 as the Keras model the variant came from. "
-        "Latency is the median single-image invoke with 1 and 2 threads on this machine.",
     ]
+
+
+def variants_section(doc: Mapping[str, Any], rows: Sequence[VariantRow]) -> list[str]:
+    keras = [
+        [name, f"{100 * m['top1']:.1f}%", f"{100 * m['top5']:.1f}%"]
+        for name, m in doc["keras"].items()
+    ]
+    failed = [f"- `{r.name}` failed: {r.error}" for r in rows if r.status != "ok"]
+    lines = ["## Keras models", "", _table(("Keras model", "top-1", "top-5"), keras), ""]
+    lines += ["## TFLite variants (edge runtime, validation split)", "", rows_table(rows), ""]
+    lines += [VARIANTS_NOTE, *(["", *failed] if failed else [])]
     if doc.get("android_assets"):
         a = doc["android_assets"]
         lines += ["", f"Android assets: `{a['folder']}` (variant `{a['variant']}`)."]
     if doc.get("timings_s"):
-        lines += ["", "## Stage timings", "", "| stage | seconds |", "|---|---|"]
-        lines += [f"| {k} | {v:.1f} |" for k, v in doc["timings_s"].items()]
-    return "\n".join(lines) + "\n"
+        lines += ["", "## Stage timings", ""]
+        lines.append(
+            _table(("stage", "seconds"), [[k, f"{v:.1f}"] for k, v in doc["timings_s"].items()])
+        )
+    return lines
+
+
+def damage_section(damage: Mapping[str, Sequence[Any]], limit: int = 5) -> list[str]:
+    """Per variant, the classes whose top-1 dropped most against the float Keras model."""
+    lines = [
+        "Per-class top-1 of each variant against the float Keras model on the same "
+        f"validation images; the (at most {limit}) classes that lose the most.",
+    ]
+    for name, rows in damage.items():
+        worst = worst_classes(list(rows), limit)
+        lines += ["", f"**{name}**" + ("" if worst else ": no class loses top-1.")]
+        if worst:
+            cells = [
+                [
+                    r.name,
+                    f"{100 * r.float_top1:.1f}%",
+                    f"{100 * r.variant_top1:.1f}%",
+                    f"{-100 * r.loss:+.1f} pt",
+                    str(r.images),
+                ]
+                for r in worst
+            ]
+            header = ("class", "float top-1", "variant top-1", "change", "images")
+            lines += ["", _table(header, cells)]
+    return lines
+
+
+def layers_table(layers: Sequence[LayerRow]) -> str:
+    variants = list(dict.fromkeys(v for r in layers for v in r.sparsity))
+    header = ("layer", "kind", "parameters", "multiply-adds", *(f"zeros: {v}" for v in variants))
+    cells = [
+        [
+            r.name,
+            r.kind,
+            f"{r.parameters:,}",
+            f"{r.macs:,}",
+            *(_share(r.sparsity.get(v)) for v in variants),
+        ]
+        for r in layers
+    ]
+    total = ["**total**", "", f"{sum(r.parameters for r in layers):,}"]
+    total += [f"{sum(r.macs for r in layers):,}", *([""] * len(variants))]
+    return _table(header, [*cells, total])
+
+
+def _share(value: float | None) -> str:
+    return "-" if value is None else f"{100 * value:.1f}%"
+
+
+def render_report(doc: Mapping[str, Any]) -> str:
+    """A REPORT.md from a ``variants.json`` document alone (no figures, no training)."""
+    doc = check_doc(dict(doc))
+    rows = variant_rows(doc)
+    return (
+        "\n".join(
+            ["# alexedge run report", "", *summary_lines(doc), "", *variants_section(doc, rows)]
+        )
+        + "\n"
+    )
+
+
+_ALT = {
+    "training": "Training curves",
+    "accuracy_vs_size": "Accuracy vs size",
+    "latency_vs_size": "Latency vs size",
+    "confusion": "Confusion matrix",
+    "filters": "conv1 filters",
+    "saliency": "Saliency maps",
+}
+
+LAYERS_NOTE = (
+    "Parameters and multiply-adds (one per kernel weight per output position) come from "
+    "`best.keras`; `zeros: <variant>` is the share of zeros in that layer's weights as "
+    "stored in the variant's .tflite file (batch norm folded in, biases excluded), matched "
+    "to the layer by tensor name; `-`: no tensor of the file matched the layer."
+)
+
+
+def _figure(section: str, figures: Mapping[str, str], notes: Mapping[str, str]) -> list[str]:
+    if section in figures:
+        return [f"![{_ALT[section]}]({figures[section]})", ""]
+    return [f"_{notes[section]}_", ""] if section in notes else []
+
+
+def _note(section: str, notes: Mapping[str, str]) -> list[str]:
+    return [f"_{notes[section]}_", ""] if section in notes else []
+
+
+def _training_lines(content: ReportContent) -> list[str]:
+    from alexedge.report.exports import training_summary
+
+    summary = training_summary(content.curves)
+    if not summary:
+        return []
+    line = f"{summary['epochs']} epochs"
+    if "best_val_top1" in summary:
+        line += (
+            f"; best validation top-1 {100 * summary['best_val_top1']:.1f}% "
+            f"at epoch {summary['best_epoch']}"
+        )
+    return [line + ".", ""]
+
+
+def report_markdown(content: ReportContent, figures: Mapping[str, str]) -> str:
+    """The full REPORT.md; figures are linked by file name (they sit beside it)."""
+    notes = content.notes
+    lines = [f"# alexedge run report: `{content.run_dir.name}`", ""]
+    if content.doc:
+        lines += [*summary_lines(content.doc), ""]
+    lines += ["## Training", "", *_note("training", notes), *_training_lines(content)]
+    lines += _figure("training", figures, notes)
+    if content.doc and content.rows:
+        lines += [*variants_section(content.doc, content.rows), ""]
+        lines += _figure("accuracy_vs_size", figures, notes)
+        lines += _figure("latency_vs_size", figures, notes)
+    else:
+        lines += ["## TFLite variants", "", *_note("variants", notes)]
+    lines += ["## Per-class damage", ""]
+    lines += [*damage_section(content.damage), ""] if content.damage else _note("damage", notes)
+    lines += ["## Confusion matrix (float Keras model)", "", *_figure("confusion", figures, notes)]
+    lines += ["## First-layer filters", "", *_figure("filters", figures, notes)]
+    lines += ["## Saliency", "", *_figure("saliency", figures, notes)]
+    lines += ["## Layers", ""]
+    if content.layers:
+        lines += [layers_table(content.layers), "", LAYERS_NOTE, ""]
+    lines += _note("layers", notes)
+    return "\n".join(lines).rstrip() + "\n"
