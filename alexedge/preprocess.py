@@ -33,6 +33,7 @@ __all__ = [
     "center_crops",
     "eval_transform",
     "load_rgb",
+    "squash_transform",
     "ten_crop",
 ]
 
@@ -140,6 +141,22 @@ def eval_transform(
     """
     rgb = source if isinstance(source, np.ndarray) else load_rgb(_as_path(source))
     return np.ascontiguousarray(center_crop(base_image(rgb, base_size_for(input_size)), input_size))
+
+
+def squash_transform(
+    source: np.ndarray | str | os.PathLike[str] | bytes, input_size: int
+) -> np.ndarray:
+    """The whole image resized to ``input_size`` square, aspect ratio not kept.
+
+    What most phone camera pipelines feed a classifier; the edge runtime offers it
+    beside ``eval_transform`` for models that were trained or evaluated that way.
+    Returns ``uint8`` (input_size, input_size, 3).
+    """
+    rgb = source if isinstance(source, np.ndarray) else load_rgb(_as_path(source))
+    if rgb.shape[:2] == (input_size, input_size):
+        return np.ascontiguousarray(rgb)
+    resized = Image.fromarray(rgb).resize((input_size, input_size), Image.Resampling.BILINEAR)
+    return np.asarray(resized, dtype=np.uint8)
 
 
 def center_crops(images: Iterable[np.ndarray], input_size: int) -> np.ndarray:

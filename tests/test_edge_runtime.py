@@ -9,6 +9,7 @@ ends in logits) is checked twice: against the interpreter's raw outputs after
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import types
@@ -135,22 +136,26 @@ def built(tmp_path_factory):
 
 
 def _classifier(built, name: str, **kwargs) -> Classifier:
-    if name == "thirdparty":
-        kwargs.setdefault("mean", 127.5)
-        kwargs.setdefault("std", 127.5)
     return Classifier(built.paths[name], **kwargs)
 
 
-def _raw_interpreter_probs(path: Path, pixels: np.ndarray, mean=0.0, std=1.0) -> np.ndarray:
-    """What the interpreter itself says, one image at a time, (de)quantized by hand."""
+def _raw_interpreter_probs(path: Path, pixels: np.ndarray) -> np.ndarray:
+    """What the interpreter itself says, one image at a time, (de)quantized by hand.
+
+    A uint8 input takes the raw pixels (its quantization encodes the normalization,
+    even for the third-party model trained on [-1, 1]); any other quantized input
+    takes the pixels quantized with its scale and zero point.
+    """
     interpreter = LiteRTInterpreter(model_path=str(path))
     interpreter.allocate_tensors()
     inp, out = interpreter.get_input_details()[0], interpreter.get_output_details()[0]
     rows = []
     for image in pixels:
-        x = (image[None].astype(np.float32) - mean) / std
+        x = image[None].astype(np.float32)
         scale, zero_point = inp["quantization"]
-        if scale:
+        if inp["dtype"] == np.uint8:
+            x = image[None]
+        elif scale:
             info = np.iinfo(inp["dtype"])
             x = np.clip(np.round(x / scale) + zero_point, info.min, info.max)
         interpreter.set_tensor(inp["index"], x.astype(inp["dtype"]))
@@ -184,8 +189,7 @@ def test_prediction_text_is_label_dash_score_with_four_decimals():
 def test_outputs_equal_interpreter_outputs_after_dequantization(built, name):
     classifier = _classifier(built, name)
     pixels = _images(6, seed=2)
-    norm = (127.5, 127.5) if name == "thirdparty" else (0.0, 1.0)
-    raw = _raw_interpreter_probs(built.paths[name], pixels, *norm)
+    raw = _raw_interpreter_probs(built.paths[name], pixels)
     if name in ("logits", "thirdparty"):
         raw = _softmax(raw)
     probs = classifier.predict(pixels)
@@ -541,3 +545,48 @@ def test_runtime_classifies_with_tensorflow_unimportable(built, tmp_path):
     assert result.returncode == 0, result.stderr
     expected = _classifier(built, "float32").classify(image, top=1)[0]
     assert result.stdout.splitlines() == ["ai_edge_litert", str(expected)]
+
+
+# --- quiet: the interpreter's C++ chatter ----------------------------------------------
+
+_CLASSIFY_ONE = """
+import sys
+from alexedge.edge_runtime import Classifier
+
+classifier = Classifier(sys.argv[1])
+print(classifier.classify(sys.argv[2], top=1)[0])
+print(classifier.predict(classifier.preprocess(sys.argv[2])[None].repeat(3, axis=0)).shape)
+"""
+
+
+@pytest.mark.parametrize("verbose", [False, True])
+def test_xnnpack_line_only_when_verbose(built, tmp_path, verbose):
+    """LiteRT prints its delegate line from C++; a classify run keeps stderr empty."""
+    image = _write_image(tmp_path / "x.png", seed=41)
+    env = {k: v for k, v in os.environ.items() if k != "ALEXEDGE_VERBOSE"}
+    if verbose:
+        env["ALEXEDGE_VERBOSE"] = "1"
+    result = subprocess.run(
+        [sys.executable, "-c", _CLASSIFY_ONE, str(built.paths["uint8"]), str(image)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines()[1] == f"(3, {CLASSES})"
+    if verbose:
+        assert "XNNPACK" in result.stderr
+    else:
+        assert result.stderr == ""
+
+
+def test_a_model_the_interpreter_refuses_quotes_its_reason(built, tmp_path, capfd):
+    data = bytearray(built.paths["float32"].read_bytes())
+    data[8:] = bytes(len(data) - 8)  # keeps the TFL3 identifier, zeroes the rest
+    broken = tmp_path / "zeroed.tflite"
+    broken.write_bytes(data)
+    with pytest.raises(ModelError, match=r"zeroed\.tflite: the TFLite interpreter") as caught:
+        Classifier(broken)
+    assert "\n" not in str(caught.value)
+    assert capfd.readouterr().err == ""

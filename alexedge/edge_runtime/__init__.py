@@ -2,23 +2,52 @@
 
 Nothing in this subpackage imports TensorFlow, tf_keras or ``alexedge.train``
 (a test imports it with TensorFlow blocked), so ``pip install "alexedge[edge]"``
-is enough to classify images with an exported ``.tflite`` model.
+is enough to classify images with an exported ``.tflite`` model, and to read and
+write its TFLite Model Metadata (``metadata``, numpy and ``flatbuffers`` only).
 """
 
-from alexedge.edge_runtime.classifier import Classifier, Prediction, read_labels
+from alexedge.edge_runtime.classifier import (
+    RESIZE_MODES,
+    Classifier,
+    InputNormalization,
+    Prediction,
+    decide_normalization,
+    read_labels,
+)
 from alexedge.edge_runtime.classify_command import run_classify
 from alexedge.edge_runtime.evaluate import EvalResult, evaluate_tflite, predict_images
 from alexedge.edge_runtime.interpreter import BACKENDS, check_tflite_file, load_interpreter
+from alexedge.edge_runtime.metadata import (
+    ClassifierOutputMetadata,
+    ImageInputMetadata,
+    ModelMetadata,
+    read_associated_files,
+    read_input_normalization,
+    read_labels_from_metadata,
+    read_metadata,
+    write_metadata,
+)
 
 __all__ = [
     "BACKENDS",
+    "RESIZE_MODES",
     "Classifier",
+    "ClassifierOutputMetadata",
     "EvalResult",
+    "ImageInputMetadata",
+    "InputNormalization",
+    "ModelMetadata",
     "Prediction",
     "check_tflite_file",
+    "decide_normalization",
     "evaluate_tflite",
     "load_interpreter",
     "predict_images",
+    "read_associated_files",
+    "read_input_normalization",
     "read_labels",
+    "read_labels_from_metadata",
+    "read_metadata",
     "run_classify",
+    "write_metadata",
 ]

@@ -12,9 +12,12 @@ so the first one that imports wins:
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import os
-from collections.abc import Callable
+import sys
+import tempfile
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -22,13 +25,22 @@ import numpy as np
 
 from alexedge.errors import ConfigError, ModelError
 
-__all__ = ["BACKENDS", "TFLiteInterpreter", "check_tflite_file", "load_interpreter"]
+__all__ = [
+    "BACKENDS",
+    "VERBOSE_ENV",
+    "TFLiteInterpreter",
+    "check_tflite_file",
+    "load_interpreter",
+    "quiet_native_stderr",
+]
 
 BACKENDS = ("ai_edge_litert", "tflite_runtime", "tensorflow.lite")
 
 # A TFLite model is a flatbuffer whose file identifier, bytes 4..8, is "TFL3".
 _TFLITE_IDENTIFIER = b"TFL3"
 _NUMPY_2 = int(np.__version__.split(".")[0]) >= 2
+# Set to 1 to see what the interpreter's C++ side prints (delegates, op resolution).
+VERBOSE_ENV = "ALEXEDGE_VERBOSE"
 
 
 class TFLiteInterpreter(Protocol):
@@ -65,12 +77,52 @@ def load_interpreter(
         raise ConfigError(f"threads must be at least 1, got {threads}")
     check_tflite_file(path)
     backend, interpreter_cls = _find_backend()
-    try:
-        interpreter = interpreter_cls(model_path=str(path), num_threads=threads)
-        interpreter.allocate_tensors()
-    except (ValueError, RuntimeError) as e:
-        raise ModelError(f"{path}: the TFLite interpreter ({backend}) cannot load it: {e}") from e
+    with quiet_native_stderr() as native_output:
+        try:
+            interpreter = interpreter_cls(model_path=str(path), num_threads=threads)
+            interpreter.allocate_tensors()
+        except (ValueError, RuntimeError) as e:
+            # One line: the exception's text, plus the native lines it does not repeat.
+            reason, said = " ".join(str(e).split()), " ".join(native_output().split())
+            detail = reason + (f" ({said})" if said and said not in reason else "")
+            raise ModelError(
+                f"{path}: the TFLite interpreter ({backend}) cannot load it: {detail}"
+            ) from e
     return interpreter, backend
+
+
+@contextlib.contextmanager
+def quiet_native_stderr() -> Iterator[Callable[[], str]]:
+    """Hold back what C++ code prints to stderr (file descriptor 2) meanwhile.
+
+    LiteRT announces "Created TensorFlow Lite XNNPACK delegate for CPU" on every
+    interpreter; that line in every command's output is noise. Python's
+    ``sys.stderr`` cannot catch it, so fd 2 itself points at a temporary file for
+    the duration; the yielded function returns what was caught, so a failure can
+    still quote the interpreter's own error lines. With ``ALEXEDGE_VERBOSE=1``
+    nothing is held back. The redirection is process-wide: keep the block short.
+    """
+    if os.environ.get(VERBOSE_ENV, "") not in ("", "0"):
+        yield lambda: ""
+        return
+    try:
+        sys.stderr.flush()
+        saved = os.dup(2)
+    except (OSError, ValueError):  # no fd 2 (a daemon) or a closed sys.stderr
+        yield lambda: ""
+        return
+    with tempfile.TemporaryFile() as sink:
+        os.dup2(sink.fileno(), 2)
+
+        def caught() -> str:
+            sink.seek(0)
+            return sink.read().decode("utf-8", errors="replace")
+
+        try:
+            yield caught
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
 
 
 def check_tflite_file(path: str | os.PathLike[str]) -> None:
