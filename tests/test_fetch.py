@@ -463,6 +463,9 @@ def test_symlinked_class_folder_leading_outside_is_refused(server: _Server, tmp_
         {"min_bytes": -1},
         {"min_bytes": MAX_BYTES + 1},
         {"placeholder_threshold": 1},
+        {"deadline": 0},
+        {"min_rate": -1.0},
+        {"decode_budget": 0},
     ],
 )
 def test_bad_options_raise_config_error(tmp_path: Path, overrides: dict[str, object]) -> None:

@@ -66,6 +66,8 @@ def _next_outcome(done: queue.SimpleQueue[Outcome | Exception], stop: threading.
             raise KeyboardInterrupt
         with contextlib.suppress(queue.Empty):
             outcome = done.get(timeout=_POLL_SECONDS)
+            if stop.is_set():  # a transfer the stop cut short: not an outcome to record
+                raise KeyboardInterrupt
             if isinstance(outcome, Exception):  # a bug in a worker: keep its traceback
                 raise outcome
             return outcome
