@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import flatbuffers
+import numpy as np
 
 from alexedge.errors import ModelError
 
@@ -62,10 +63,18 @@ _ZIP_DATE = (1980, 1, 1, 0, 0, 0)
 
 
 def _floats(values: Any, what: str) -> tuple[float, ...]:
+    """As stored: float32, written back as its shortest decimal (123.675 stays 123.675).
+
+    So a value survives write -> read unchanged and compares equal after it.
+    """
     values = (values,) if isinstance(values, (int, float)) else tuple(values)
     if not values:
         raise ValueError(f"{what} needs at least one value")
-    return tuple(float(v) for v in values)
+    return tuple(_float32(v) for v in values)
+
+
+def _float32(value: Any) -> float:
+    return float(str(np.float32(value)))
 
 
 @dataclass(frozen=True)
@@ -220,7 +229,7 @@ class _Table:
         start, count = self.vector(slot, 4)
         if not start:
             return None
-        return struct.unpack_from(f"<{count}f", self.buf.data, start)
+        return tuple(_float32(v) for v in struct.unpack_from(f"<{count}f", self.buf.data, start))
 
     def union(self, type_slot: int) -> tuple[int, _Table | None]:
         """A union takes two slots: its type tag, then the table."""
