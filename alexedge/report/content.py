@@ -158,7 +158,7 @@ def _saliency(content: ReportContent, model: Any) -> None:
 
     try:
         samples = pick_samples(reload_dataset(content.run_dir).val, SALIENCY_IMAGES)
-    except DataError as e:
+    except AlexEdgeError as e:  # the data moved or the run has no dataset.json
         content.notes["saliency"] = f"Skipped: the validation images cannot be loaded ({e})."
         return
     size = int(model.input_shape[1])

@@ -36,8 +36,13 @@ def plot_saliency(saliency: Saliency, class_names: tuple[str, ...], path: Path) 
 
 
 def _top5(ax: Any, probabilities: np.ndarray, label: int, class_names: tuple[str, ...]) -> None:
-    ax.text(0, 0.92, f"true: {class_names[label]}", fontsize=8, weight="bold", va="top")
+    ax.text(0, 0.92, f"true: {_short(class_names[label])}", fontsize=8, weight="bold", va="top")
     for k, c in enumerate(np.argsort(-probabilities, kind="stable")[:5]):
         color = "green" if c == label else "black"
-        text = f"{k + 1}. {class_names[c]}  {100 * probabilities[c]:.1f}%"
+        text = f"{k + 1}. {_short(class_names[c])}  {100 * probabilities[c]:.1f}%"
         ax.text(0, 0.74 - 0.16 * k, text, fontsize=8, color=color, va="top")
+
+
+def _short(name: str, limit: int = 26) -> str:
+    """ImageNet names run long ("tench, Tinca tinca"); the panel holds about 26 characters."""
+    return name if len(name) <= limit else name[: limit - 1] + "…"
