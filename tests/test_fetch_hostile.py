@@ -9,6 +9,8 @@ fixture stops it, and a timer stops the whole server if a test forgets to.
 from __future__ import annotations
 
 import contextlib
+import functools
+import gzip
 import http.server
 import io
 import json
@@ -70,6 +72,11 @@ def _flat_png(side: int, channels: int, comments: list[bytes]) -> list[bytes]:
     )
     tail = _png_chunk(b"IDAT", b"".join(idat)) + _png_chunk(b"IEND", b"")
     return [head + _png_chunk(b"tEXt", b"Comment\x00" + c) + tail for c in comments]
+
+
+@functools.cache
+def _gzip_bomb() -> bytes:
+    return gzip.compress(bytes(30_000_000), compresslevel=1)  # 130 kB on the wire
 
 
 class _Host:
@@ -141,6 +148,10 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             self._send(503, b"busy", {"Retry-After": "\u00b2", "Content-Length": "4"})
         else:
             self._img(host, hit, name)
+
+    def _gzip(self, host: _Host, hit: int, name: str) -> None:
+        body = _gzip_bomb() if name == "bomb" else b"\x1f\x8b not gzip at all" * 100
+        self._send(200, body, {"Content-Encoding": "gzip", "Content-Length": str(len(body))})
 
     def _big_png(self, host: _Host, hit: int, name: str) -> None:
         self._send(200, host.big_pngs[int(name)])
@@ -234,6 +245,12 @@ def test_minimum_rate_ends_a_drip_long_before_the_deadline(server: _Server, tmp_
     summary = _fetch(tmp_path, [f"{server.base}/drip-body/b.jpg"], deadline=60.0, min_rate=100.0)
     assert summary.failures_by_reason == {"too_slow": 1}
     assert time.monotonic() - start < READ_TIMEOUT + DRIP_SECONDS + SLACK
+
+
+def test_gzip_bomb_and_broken_gzip(server: _Server, tmp_path: Path) -> None:
+    summary = _fetch(tmp_path, [f"{server.base}/gzip/bomb", f"{server.base}/gzip/broken"])
+    assert summary.failures_by_reason == {"bad_response": 1, "too_large": 1}
+    assert server.host.hits["/gzip/broken"] == 1  # not a dropped connection: no retry
 
 
 # --- 5. numbers in headers, file modes, the summary ------------------------------

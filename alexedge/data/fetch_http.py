@@ -177,8 +177,11 @@ def _classify(error: Exception) -> Failure:
         if error.args and isinstance(error.args[0], u3.ReadTimeoutError):
             return Failure("timeout", retryable=True)
         return Failure("connection_error", retryable=True)
-    if isinstance(error, (exc.ChunkedEncodingError, u3.ProtocolError, OSError)):
-        return Failure("connection_error", retryable=True)  # dropped mid-body
     if isinstance(error, (exc.ContentDecodingError, u3.DecodeError)):
         return Failure("bad_response")
+    if isinstance(error, (exc.ChunkedEncodingError, u3.ProtocolError)):
+        return Failure("connection_error", retryable=True)  # dropped mid-body
+    # Every RequestException is an OSError: only a bare socket error is a dropped link.
+    if isinstance(error, OSError) and not isinstance(error, requests.RequestException):
+        return Failure("connection_error", retryable=True)
     return Failure("request_error")
