@@ -33,7 +33,7 @@ from typing import Any
 
 import numpy as np
 
-from alexedge.edge_runtime.interpreter import load_interpreter, quiet_native_stderr
+from alexedge.edge_runtime.interpreter import load_interpreter
 from alexedge.edge_runtime.metadata import read_input_normalization, read_labels_from_metadata
 from alexedge.errors import ConfigError, ModelError
 from alexedge.preprocess import eval_transform, squash_transform
@@ -129,9 +129,11 @@ class InputNormalization:
 def _channels(values: Any, what: str, origin: str) -> tuple[float, float, float]:
     """One value for all channels or one per channel (R, G, B), as three floats."""
     try:
-        floats = [float(v) for v in (values if isinstance(values, (list, tuple)) else [values])]
+        floats = [float(v) for v in np.asarray(values, dtype=np.float64).reshape(-1)]
     except (TypeError, ValueError) as e:
         raise ConfigError(f"{origin}: {what} must be numbers, got {values!r}") from e
+    if not np.isfinite(floats).all():
+        raise ConfigError(f"{origin}: {what} must be finite numbers, got {values!r}")
     if len(floats) not in (1, 3):
         raise ConfigError(f"{origin}: {what} takes one value or three (R, G, B), got {len(floats)}")
     if what == "std" and 0.0 in floats:
@@ -375,8 +377,7 @@ class Classifier:
             pixels = np.concatenate([pixels, padding])
         elif not self._fixed_batch and count != self._batch:
             self._interpreter.resize_tensor_input(self._input.index, [count, *pixels.shape[1:]])
-            with quiet_native_stderr():
-                self._interpreter.allocate_tensors()
+            self._interpreter.allocate_tensors()
             self._batch = count
         self._interpreter.set_tensor(self._input.index, self._model_input(pixels))
         self._interpreter.invoke()

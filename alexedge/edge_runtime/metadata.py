@@ -33,6 +33,7 @@ from typing import Any, TypeVar
 import flatbuffers
 import numpy as np
 
+from alexedge.edge_runtime.interpreter import check_tflite_file
 from alexedge.errors import ModelError
 
 __all__ = [
@@ -250,8 +251,6 @@ def _model_buffer(model: bytes | str | os.PathLike[str]) -> Iterator[tuple[Any, 
     if isinstance(model, (bytes, bytearray, memoryview)):
         yield model, "the model", None
         return
-    from alexedge.edge_runtime.interpreter import check_tflite_file
-
     path = Path(model)
     check_tflite_file(path)
     with open(path, "rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as data:
@@ -263,14 +262,14 @@ def _metadata_blob(data: Any, name: str) -> bytes | None:
     try:
         buf = _Buffer(data)
         root = buf.root(_MODEL_ID)
-        buffers = root.tables(_M_BUFFERS)
+        start, count = root.vector(_M_BUFFERS, 4)
         for entry in root.tables(_M_METADATA):
             if entry.string(0) != METADATA_NAME:
                 continue
             index = entry.scalar(1, "I")
-            if index >= len(buffers):
-                raise _Corrupt(f"it names buffer {index} of {len(buffers)}")
-            buffer = buffers[index]
+            if index >= count:
+                raise _Corrupt(f"its {METADATA_NAME} entry names buffer {index} of {count}")
+            buffer = _Table(buf, root.element(start, index))
             offset, size = buffer.scalar(1, "Q"), buffer.scalar(2, "Q")
             if offset > 1:  # data kept after the flatbuffer (models over 2 GB)
                 if offset + size > buf.size:
