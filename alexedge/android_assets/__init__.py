@@ -1,5 +1,28 @@
-"""A folder an Android app drops into ``app/src/main/assets/``."""
+"""The folder a phone app ships: a model with embedded metadata, labels, usage, goldens.
+
+``package_run(RUN, PackageConfig(...))`` is ``alexedge package``, and what
+``alexedge pipeline`` calls at its end.
+"""
 
 from alexedge.android_assets.bundle import AndroidBundle, write_android_assets
+from alexedge.android_assets.package import (
+    FILES,
+    TARGETS,
+    Bundle,
+    PackageConfig,
+    default_out,
+    package_run,
+    select_variant,
+)
 
-__all__ = ["AndroidBundle", "write_android_assets"]
+__all__ = [
+    "FILES",
+    "TARGETS",
+    "AndroidBundle",
+    "Bundle",
+    "PackageConfig",
+    "default_out",
+    "package_run",
+    "select_variant",
+    "write_android_assets",
+]
