@@ -152,12 +152,18 @@ def test_non_empty_out_needs_force(run: Path, tmp_path: Path) -> None:
     out = tmp_path / "assets"
     out.mkdir()
     (out / "keep.txt").write_text("mine")
-    with pytest.raises(AlexEdgeError, match="--force"):
+    with pytest.raises(AlexEdgeError, match="use --force"):
         package_run(run, PackageConfig(out=out))
+    # Not a bundle: even --force leaves it alone.
+    with pytest.raises(AlexEdgeError, match="replaces only a bundle folder"):
+        package_run(run, PackageConfig(out=out, force=True))
     assert [p.name for p in out.iterdir()] == ["keep.txt"]
-    package_run(run, PackageConfig(out=out, force=True))
-    assert {p.name for p in out.iterdir()} == BUNDLE_FILES
-    assert _leftovers(tmp_path) == []
+    package_run(run, PackageConfig(variant="float32", out=out / "bundle"))
+    (out / "bundle" / "extra.txt").write_text("stale")
+    package_run(run, PackageConfig(out=out / "bundle", force=True))
+    assert {p.name for p in (out / "bundle").iterdir()} == BUNDLE_FILES
+    assert json.loads((out / "bundle" / "manifest.json").read_text())["variant"] == "int8"
+    assert _leftovers(tmp_path) == [] and _leftovers(out) == []
 
 
 def test_a_failure_midway_leaves_out_untouched(

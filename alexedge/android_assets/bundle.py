@@ -29,10 +29,16 @@ class AndroidBundle:
     sha256: str
 
 
-def check_out_folder(out: Path, force: bool, protect: Path | None = None) -> None:
-    """Refuse ``out`` before any work is done: non-empty without ``force``, or holding ``protect``.
+# Files every bundle holds, old (pipeline) or new: ``force`` replaces only such a folder.
+_BUNDLE_MARKERS = ("model.tflite", "manifest.json")
 
-    ``protect`` is the run folder: ``--out RUN --force`` would otherwise delete the run.
+
+def check_out_folder(out: Path, force: bool, protect: Path | None = None) -> None:
+    """Refuse ``out`` before any work is done.
+
+    A non-empty ``out`` needs ``force``, and even then must hold a bundle: a typo like
+    ``--out ~ --force`` must not delete a home folder. ``protect`` (the run folder) may
+    not be inside ``out``.
     """
     if out.exists() and not out.is_dir():
         raise AlexEdgeError(f"{out}: exists and is not a folder; choose another --out")
@@ -40,8 +46,15 @@ def check_out_folder(out: Path, force: bool, protect: Path | None = None) -> Non
         raise AlexEdgeError(
             f"{out}: would replace the run folder {protect}; choose an --out inside or beside it"
         )
-    if out.exists() and any(out.iterdir()) and not force:
+    if not out.exists() or not any(out.iterdir()):
+        return
+    if not force:
         raise AlexEdgeError(f"{out}: folder exists and is not empty (use --force to replace it)")
+    if not all((out / name).is_file() for name in _BUNDLE_MARKERS):
+        raise AlexEdgeError(
+            f"{out}: --force replaces only a bundle folder (with {' and '.join(_BUNDLE_MARKERS)}),"
+            " and this is not one; choose another --out or empty it yourself"
+        )
 
 
 @contextlib.contextmanager
