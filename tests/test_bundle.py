@@ -246,6 +246,13 @@ def test_default_variant_is_the_smallest_verified_uint8_one(run: Path) -> None:
     assert select_variant(run, {**doc, "variants": variants}, None)["name"] == "int8-big"
 
 
+def test_schema_1_variants_are_read_from_their_files(run: Path) -> None:
+    doc = _doc(run)
+    v2_keys = ("status", "io", "input", "output", "error")
+    v1 = [{k: v for k, v in variant.items() if k not in v2_keys} for variant in doc["variants"]]
+    assert select_variant(run, {**doc, "schema_version": 1, "variants": v1}, None)["name"] == "int8"
+
+
 def test_config_is_checked() -> None:
     with pytest.raises(ConfigError, match="--target 'web'"):
         PackageConfig(target="web")

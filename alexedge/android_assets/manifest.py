@@ -50,7 +50,7 @@ def model_metadata(
     size = io.input_size
     return ModelMetadata(
         name=f"{doc['model']} {variant['name']}",
-        description=describe(doc, variant, labels),
+        description=describe(doc, variant, labels, io),
         version=version,
         author=author,
         license=license,
@@ -78,7 +78,9 @@ def model_metadata(
     )
 
 
-def describe(doc: Mapping[str, Any], variant: Mapping[str, Any], labels: Sequence[str]) -> str:
+def describe(
+    doc: Mapping[str, Any], variant: Mapping[str, Any], labels: Sequence[str], io: ModelIO
+) -> str:
     """One paragraph: what was trained on what, and how well this variant does."""
     dataset = doc["dataset"]
     shown = ", ".join(labels[:_LISTED_CLASSES])
@@ -88,7 +90,7 @@ def describe(doc: Mapping[str, Any], variant: Mapping[str, Any], labels: Sequenc
         f"{doc['model']} image classifier trained with alexedge on "
         f"{Path(str(dataset['root'])).name} ({len(labels)} classes: {shown}). "
         f"Variant {variant['name']} ({variant['quantization']} weights, "
-        f"{variant['bytes']:,} bytes): top-1 {variant['top1']:.1%}, top-5 {variant['top5']:.1%} "
+        f"{io.input.dtype} input): top-1 {variant['top1']:.1%}, top-5 {variant['top5']:.1%} "
         f"on {dataset['val_images']} validation images."
     )
 
