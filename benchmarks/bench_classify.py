@@ -106,11 +106,18 @@ def _invoke_one(interpreter: Interpreter, pixels: np.ndarray) -> int:
     return int(np.argmax(interpreter.get_tensor(interpreter.get_output_details()[0]["index"])))
 
 
+def classifier_options(mode: str) -> dict[str, float]:
+    """alexedge's float models take raw 0-255 (normalization is in the graph): say so."""
+    return {"mean": 0.0, "std": 1.0} if mode == "float32" else {}
+
+
 def classify(
-    model: Path, folder: Path, threads: int | None, workers: int | None
+    model: Path, folder: Path, threads: int | None, workers: int | None, options: dict
 ) -> tuple[int, str]:
     out, err = io.StringIO(), io.StringIO()
-    code = run_classify(model, [folder], top=5, threads=threads, out=out, err=err, workers=workers)
+    code = run_classify(
+        model, [folder], top=5, threads=threads, out=out, err=err, workers=workers, **options
+    )
     return code, out.getvalue()
 
 
@@ -127,13 +134,19 @@ def cpu_timed(fn: Callable[[], object]) -> float:
 
 
 def throughput_rounds(
-    model: Path, folder: Path, paths: list[Path], rounds: int, threads: int | None, workers: int
+    model: Path,
+    folder: Path,
+    paths: list[Path],
+    rounds: int,
+    threads: int | None,
+    workers: int,
+    options: dict,
 ) -> dict[str, list[float]]:
     runs: dict[str, Callable[[], object]] = {
         "naive": lambda: naive(model, paths, threads),
         "plain": lambda: plain(model, paths, threads),
-        "classify": lambda: classify(model, folder, threads, workers),
-        "classify-1w": lambda: classify(model, folder, threads, 1),
+        "classify": lambda: classify(model, folder, threads, workers, options),
+        "classify-1w": lambda: classify(model, folder, threads, 1, options),
     }
     rates: dict[str, list[float]] = {m: [] for m in METHODS}
     for r in range(rounds):
@@ -173,7 +186,7 @@ class _Invoker:
 
 
 def overhead_pairs(
-    model: Path, pixels: list[np.ndarray], passes: int, chunk: int
+    model: Path, pixels: list[np.ndarray], passes: int, chunk: int, options: dict
 ) -> list[tuple[float, float]]:
     """CPU seconds of classify's own path and of invoke alone, per chunk, over all passes.
 
@@ -187,7 +200,7 @@ def overhead_pairs(
     chunks = [pixels[i : i + chunk] for i in range(0, len(pixels), chunk)]
     items = [[(Path(f"img{i}.jpg"), x, None) for i, x in enumerate(c)] for c in chunks]
     stacked = [np.stack(c) for c in chunks]
-    classifier, invoke = Classifier(model, threads=1), _Invoker(model, threads=1)
+    classifier, invoke = Classifier(model, threads=1, **options), _Invoker(model, threads=1)
     out = io.StringIO()
     pairs = []
     for p in range(passes + 1):  # the first pass warms both up
@@ -230,14 +243,15 @@ def main() -> None:
             f"64x64 input, interpreter threads {args.threads or 'default'}, "
             f"classify decode workers {workers}, {args.rounds} rounds, load average {_load()}\n"
         )
-        check_agreement(model, folder, paths, args.threads, workers)
-        rates = throughput_rounds(model, folder, paths, args.rounds, args.threads, workers)
+        options = classifier_options(args.mode)
+        check_agreement(model, folder, paths, args.threads, workers, options)
+        rates = throughput_rounds(model, folder, paths, args.rounds, args.threads, workers, options)
         pixels = [eval_transform(p, SIZE) for p in paths]
         prep = [cpu_timed(lambda: [eval_transform(p, SIZE) for p in paths]) for _ in range(3)]
         report_throughput(rates)
         for chunk in (classify_command._CHUNK, 1):
             passes = max(20, 4 * args.rounds)
-            pairs = overhead_pairs(model, pixels, passes, chunk)
+            pairs = overhead_pairs(model, pixels, passes, chunk, options)
             report_overhead(chunk, pairs, passes, statistics.median(prep))
     print(f"\nload average at the end: {_load()} on {os.cpu_count()} cores (shared machine)")
 
@@ -247,10 +261,10 @@ def _load() -> str:
 
 
 def check_agreement(
-    model: Path, folder: Path, paths: list[Path], threads: int | None, workers: int
+    model: Path, folder: Path, paths: list[Path], threads: int | None, workers: int, options: dict
 ) -> None:
-    """The three methods must name the same top-1 class, or the speeds compare nothing."""
-    code, text = classify(model, folder, threads, workers)
+    """classify and the plain loop must name the same top-1 class, or speeds compare nothing."""
+    code, text = classify(model, folder, threads, workers, options)
     ours = [int(line.split("class_")[1].split()[0]) for line in text.splitlines()[1::6]]
     same = np.mean(np.array(ours) == np.array(plain(model, paths, threads)))
     print(f"top-1 agreement classify vs plain loop: {same:.1%} (exit code {code})\n")

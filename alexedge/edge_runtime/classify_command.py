@@ -125,18 +125,13 @@ def _prepared_in_order(
 ) -> Iterator[_Item]:
     """Preprocess in the pool, at most ``_WINDOW`` ahead, yielding in input order."""
     pending: deque[tuple[Path, Future[np.ndarray | str] | None, str | None]] = deque()
-    try:
-        for path, problem in paths:
-            job = None if problem is not None else pool.submit(_try_preprocess, preprocess, path)
-            pending.append((path, job, problem))
-            if len(pending) >= _WINDOW:
-                yield _settle(*pending.popleft())
-        while pending:
+    for path, problem in paths:
+        job = None if problem is not None else pool.submit(_try_preprocess, preprocess, path)
+        pending.append((path, job, problem))
+        if len(pending) >= _WINDOW:
             yield _settle(*pending.popleft())
-    finally:  # stopped early (an exception while printing): drop the work queued behind
-        for _, job, _ in pending:
-            if job is not None:
-                job.cancel()
+    while pending:
+        yield _settle(*pending.popleft())
 
 
 def _try_preprocess(preprocess: Callable[[Path], np.ndarray], path: Path) -> np.ndarray | str:
