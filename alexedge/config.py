@@ -1,63 +1,31 @@
-"""One frozen dataclass per stage, validated on construction and saved beside its artifacts.
+"""What every stage config shares: validation on construction and a JSON form beside its artifacts.
 
-The CLI builds these from its options; library users build them directly. Values
-that make no sense raise ``ConfigError`` here, before any work or any file write.
+Each stage has one frozen dataclass next to the code it configures (``TrainConfig`` in
+``train/config.py``, ``CompressConfig`` in ``compress/config.py``, ``PackageConfig`` in
+``android_assets``, ``PipelineConfig`` in ``pipeline.py``); they all validate with
+``require`` in ``__post_init__``, so a bad value raises ``ConfigError`` before any work or
+file write, and they are saved and read back with the two functions below. This module
+imports no stage, so every stage can import it without a cycle.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
-from alexedge.compress.config import QUANTIZATION_MODES, CompressConfig
-from alexedge.config_base import require as _require
-from alexedge.train.config import TrainConfig
+from alexedge.errors import ConfigError
 
-__all__ = [
-    "QUANTIZATION_MODES",
-    "CompressConfig",
-    "PipelineConfig",
-    "TrainConfig",
-    "config_from_dict",
-    "config_to_dict",
-]
+__all__ = ["config_from_dict", "config_to_dict", "require"]
 
 C = TypeVar("C")
 
 
-@dataclass(frozen=True)
-class PipelineConfig:
-    """The whole train -> compress -> export -> package -> report chain."""
-
-    out: Path
-    data: Path | None = None
-    classes: int | None = None
-    classes_file: Path | None = None
-    layout: str = "auto"
-    val_fraction: float = 0.1
-    train: TrainConfig = field(default_factory=TrainConfig)
-    compress: CompressConfig = field(default_factory=CompressConfig)
-    synth_per_class: int = 400
-    synth_val_per_class: int = 50
-    synth_size: int = 64
-    force: bool = False
-
-    def __post_init__(self) -> None:
-        _require(
-            self.classes is None or self.classes >= 2,
-            f"--classes must be at least 2, got {self.classes}",
-        )
-        _require(self.synth_per_class >= 1, "images per class must be at least 1")
-        _require(
-            0 < self.val_fraction < 1, f"--val-fraction must be in (0, 1), got {self.val_fraction}"
-        )
-        _require(
-            self.classes_file is None or self.data is not None,
-            "--classes-file needs --data (the built-in dataset has its own classes)",
-        )
+def require(condition: bool, message: str) -> None:
+    """Raise ``ConfigError(message)`` unless ``condition``: bad values fail before any work."""
+    if not condition:
+        raise ConfigError(message)
 
 
 def config_to_dict(config: Any) -> dict[str, Any]:
@@ -69,7 +37,7 @@ def config_from_dict(cls: type[C], values: dict[str, Any]) -> C:
     """Rebuild a stage config from its saved dict, refusing unknown keys."""
     names = {f.name for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
     unknown = sorted(set(values) - names)
-    _require(not unknown, f"unknown {cls.__name__} keys: {unknown}")
+    require(not unknown, f"unknown {cls.__name__} keys: {unknown}")
     converted = {k: tuple(v) if isinstance(v, list) else v for k, v in values.items()}
     if "out" in converted:
         converted["out"] = Path(converted["out"])

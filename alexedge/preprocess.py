@@ -27,6 +27,8 @@ from alexedge.errors import DataError
 
 __all__ = [
     "MAX_IMAGE_PIXELS",
+    "MODEL_INPUT_MEAN",
+    "MODEL_INPUT_STD",
     "base_image",
     "base_size_for",
     "center_crop",
@@ -40,6 +42,10 @@ __all__ = [
 # Refuse decompression bombs well below Pillow's default warning threshold: no
 # classifier input needs more than a 12k x 8k photo.
 MAX_IMAGE_PIXELS = 100_000_000
+# What alexedge models expect of the pixels fed to them: raw 0-255 (mean 0, std 1), as
+# TFLite metadata's NormalizationOptions says it (one value: MediaPipe refuses three).
+MODEL_INPUT_MEAN = (0.0,)
+MODEL_INPUT_STD = (1.0,)
 _BASE_RATIO = 256 / 224
 
 

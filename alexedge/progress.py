@@ -1,4 +1,4 @@
-"""Progress bars for long work, on stderr so stdout stays parseable.
+"""Progress bars and progress lines for long work, on stderr so stdout stays parseable.
 
 One wrapper around ``rich`` (already a Typer dependency) so every stage shows the
 same kind of bar, and so bars switch off cleanly when stderr is not a terminal.
@@ -20,9 +20,14 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
-__all__ = ["progress_bar"]
+__all__ = ["progress_bar", "say"]
 
 T = TypeVar("T")
+
+
+def say(message: str) -> None:
+    """One progress line on stderr, prefixed so it never mixes with a command's stdout."""
+    print(f"[alexedge] {message}", file=sys.stderr, flush=True)
 
 
 def progress_bar(items: Iterable[T], description: str, total: int | None = None) -> Iterator[T]:

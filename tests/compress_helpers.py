@@ -15,12 +15,13 @@ from pathlib import Path
 import numpy as np
 
 from alexedge.atomic import write_json
-from alexedge.config import TrainConfig, config_to_dict
+from alexedge.config import config_to_dict
 from alexedge.data.dataset import load_dataset
 from alexedge.data.decode import decode_split
 from alexedge.data.stats import channel_stats
 from alexedge.preprocess import base_size_for
 from alexedge.run import DATA_STATS, write_dataset_ref
+from alexedge.train.config import TrainConfig
 
 
 def make_trained_run(
@@ -56,8 +57,10 @@ def make_trained_run(
         input_size=size,
         epochs=epochs,
         batch_size=16,
-        width=width or float(options.get("width", 0.25)),
-        fc_units=fc_units or int(options.get("fc_units", 512)),
+        model_options={
+            "width": width or float(options.get("width", 0.25)),
+            "fc_units": fc_units or int(options.get("fc_units", 512)),
+        },
         learning_rate=learning_rate,
     )
     write_json(run / "config.json", config_to_dict(config))
@@ -135,8 +138,10 @@ def tiny_finetune_data(model: str = "alexnet-reduced", n: int = 64, classes: int
         model=model,
         input_size=size,
         batch_size=16,
-        width=float(options.get("width", 0.25)),
-        fc_units=int(options.get("fc_units", 512)),
+        model_options={
+            "width": float(options.get("width", 0.25)),
+            "fc_units": int(options.get("fc_units", 512)),
+        },
     )
     return FinetuneData(split, classes, channel_stats(images), config)
 

@@ -14,7 +14,7 @@ import typer
 from PIL import Image
 
 from alexedge.data.decode import DecodedSplit
-from alexedge.train.config import TrainConfig
+from alexedge.train.config import MODEL_OPTION_FIELDS, TrainConfig
 
 __all__ = [
     "TINY_REDUCED",
@@ -61,12 +61,16 @@ def write_color_dataset(
 
 
 def tiny_config(**changes: object) -> TrainConfig:
+    """The tiny alexnet-reduced recipe; ``width``, ``fc_units``, ``dropout`` and ``towers``
+    given here go into ``model_options`` as ``alexedge train``'s flags do."""
+    options = dict(TINY_REDUCED)
+    options.update({k: changes.pop(k) for k in MODEL_OPTION_FIELDS if k in changes})
     values: dict[str, object] = {
         "model": "alexnet-reduced",
         "input_size": 32,
         "epochs": 2,
         "batch_size": 8,
-        **TINY_REDUCED,
+        "model_options": options,
     }
     values.update(changes)
     return TrainConfig(**values)  # type: ignore[arg-type]
@@ -74,7 +78,7 @@ def tiny_config(**changes: object) -> TrainConfig:
 
 def train_app() -> typer.Typer:
     """A fresh app with only the training commands (independent of cli.py's wiring)."""
-    from alexedge.cli_train import register
+    from alexedge.cli.train import register
 
     app = typer.Typer(pretty_exceptions_enable=False, no_args_is_help=True)
     register(app)

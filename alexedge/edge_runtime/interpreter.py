@@ -12,26 +12,22 @@ so the first one that imports wins:
 
 from __future__ import annotations
 
-import contextlib
 import importlib
 import os
-import sys
-import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
 
 from alexedge.errors import ConfigError, ModelError
+from alexedge.quiet import native_stderr_filtered
 
 __all__ = [
     "BACKENDS",
-    "VERBOSE_ENV",
     "TFLiteInterpreter",
     "check_tflite_file",
     "load_interpreter",
-    "quiet_native_stderr",
 ]
 
 BACKENDS = ("ai_edge_litert", "tflite_runtime", "tensorflow.lite")
@@ -39,8 +35,6 @@ BACKENDS = ("ai_edge_litert", "tflite_runtime", "tensorflow.lite")
 # A TFLite model is a flatbuffer whose file identifier, bytes 4..8, is "TFL3".
 _TFLITE_IDENTIFIER = b"TFL3"
 _NUMPY_2 = int(np.__version__.split(".")[0]) >= 2
-# Set to 1 to see what the interpreter's C++ side prints (delegates, op resolution).
-VERBOSE_ENV = "ALEXEDGE_VERBOSE"
 
 
 class TFLiteInterpreter(Protocol):
@@ -77,7 +71,7 @@ def load_interpreter(
         raise ConfigError(f"threads must be at least 1, got {threads}")
     check_tflite_file(path)
     backend, interpreter_cls = _find_backend()
-    with quiet_native_stderr() as native_output:
+    with native_stderr_filtered() as native_output:
         try:
             interpreter = interpreter_cls(model_path=str(path), num_threads=threads)
             interpreter.allocate_tensors()
@@ -89,40 +83,6 @@ def load_interpreter(
                 f"{path}: the TFLite interpreter ({backend}) cannot load it: {detail}"
             ) from e
     return interpreter, backend
-
-
-@contextlib.contextmanager
-def quiet_native_stderr() -> Iterator[Callable[[], str]]:
-    """Hold back what C++ code prints to stderr (file descriptor 2) meanwhile.
-
-    LiteRT announces "Created TensorFlow Lite XNNPACK delegate for CPU" on every
-    interpreter; that line in every command's output is noise. Python's
-    ``sys.stderr`` cannot catch it, so fd 2 itself points at a temporary file for
-    the duration; the yielded function returns what was caught, so a failure can
-    still quote the interpreter's own error lines. With ``ALEXEDGE_VERBOSE=1``
-    nothing is held back. The redirection is process-wide: keep the block short.
-    """
-    if os.environ.get(VERBOSE_ENV, "") not in ("", "0"):
-        yield lambda: ""
-        return
-    try:
-        sys.stderr.flush()
-        saved = os.dup(2)
-    except (OSError, ValueError):  # no fd 2 (a daemon) or a closed sys.stderr
-        yield lambda: ""
-        return
-    with tempfile.TemporaryFile() as sink:
-        os.dup2(sink.fileno(), 2)
-
-        def caught() -> str:
-            sink.seek(0)
-            return sink.read().decode("utf-8", errors="replace")
-
-        try:
-            yield caught
-        finally:
-            os.dup2(saved, 2)
-            os.close(saved)
 
 
 def check_tflite_file(path: str | os.PathLike[str]) -> None:

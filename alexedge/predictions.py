@@ -1,6 +1,7 @@
 """``RUN/predictions.npz``: per-image top-1 of every model, the input of damage and confusion.
 
-The contract, written by ``alexedge compress`` through ``write_predictions``:
+Part of the run-folder contract (``alexedge.run``), written by ``alexedge compress``
+and read by ``alexedge report``:
 
 - ``labels``: int64 ``(N,)``, the true class of each validation image, in the order of
   the run's (decoded) validation split;
@@ -24,10 +25,10 @@ import numpy as np
 
 from alexedge.atomic import write_bytes
 from alexedge.errors import DataError
+from alexedge.run import PREDICTIONS
 
 __all__ = ["PREDICTIONS", "Predictions", "read_predictions", "write_predictions"]
 
-PREDICTIONS = "predictions.npz"
 _KERAS = "keras:"
 _VARIANT = "variant:"
 
