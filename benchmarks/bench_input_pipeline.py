@@ -128,7 +128,7 @@ def _training_consumption(size: int, batch: int, steps: int = 8) -> float:
     from alexedge.train.models import build_model
 
     config = TrainConfig()
-    model = build_model("alexnet-reduced", 20, size, width=config.width, fc_units=config.fc_units)
+    model = build_model("alexnet-reduced", 20, size, **config.model_options)
     model.compile(optimizer=keras.optimizers.SGD(0.01), loss="sparse_categorical_crossentropy")
     x = np.random.default_rng(0).uniform(0, 255, (batch, size, size, 3)).astype(np.float32)
     y = np.zeros(batch, np.int64)

@@ -250,7 +250,7 @@ def main() -> None:
     steps = steps_per_epoch(len(decoded), config.batch_size)
     args.steps = args.steps or steps
     print(
-        f"{PRESET} preset: {config.model} width {config.width}, input {config.input_size}, "
+        f"{PRESET} preset: {config.model} {config.model_options}, input {config.input_size}, "
         f"batch {config.batch_size}, {config.precision}; {len(samples)} training files, "
         f"{dataset.num_classes} classes; {os.cpu_count()} CPUs; {args.rounds} rounds of "
         f"{args.warmup} untimed + {args.steps} timed steps (an epoch is {steps})",

@@ -24,6 +24,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from alexedge.atomic import write_json, write_text
 from alexedge.errors import ModelError
+from alexedge.progress import say
 from alexedge.run import HISTORY
 from alexedge.train.checkpoint import Checkpoints
 from alexedge.train.config import TrainConfig
@@ -169,14 +170,14 @@ class EpochRecorder(keras.callbacks.Callback):
         self.state = advance(previous, float(logs.get("val_top1", 0.0)), self.config)
         if self.state.lr_scale != previous.lr_scale:
             self.schedule.scale.assign(self.state.lr_scale)
-            _say(
+            say(
                 f"epoch {self.state.epochs_done}: no validation top-1 gain for "
                 f"{self.config.plateau_patience} epoch(s); learning rate ÷10 from the next "
                 f"epoch on (scale {self.state.lr_scale:g})"
             )
         if self.state.stopped_early:
             self.model.stop_training = True
-            _say(
+            say(
                 f"epoch {self.state.epochs_done}: early stop, validation top-1 has not "
                 f"improved since epoch {self.state.best_epoch}"
             )
@@ -265,7 +266,3 @@ def _summary(epoch: int, epochs: int, logs: dict[str, Any], seconds: float) -> s
         parts.append(f"lr {float(logs['lr']):.3g}")
     parts.append(f"{seconds:.0f} s")
     return "  ".join(parts)
-
-
-def _say(message: str) -> None:
-    print(f"[alexedge] {message}", file=sys.stderr, flush=True)

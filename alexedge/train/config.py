@@ -1,29 +1,33 @@
 """``TrainConfig``: everything that defines a training run, saved with the run.
 
-The defaults are the built-in pipeline's quick recipe (a width-0.25 ``alexnet-reduced``
-for 15 epochs); ``alexedge.train.presets`` holds the tuned recipes for real datasets.
-This module imports no TensorFlow, so a bad option fails before TensorFlow loads.
+The defaults are the built-in pipeline's quick recipe (``alexnet-reduced`` at its
+defaults for 15 epochs); ``alexedge.train.presets`` holds the tuned recipes for real
+datasets. This module imports no TensorFlow, so a bad recipe value fails before
+TensorFlow loads. Model options are the exception: they belong to the model family
+(its builder's keyword defaults, ``alexedge.train.models.registry``), which is checked
+and completed by ``alexedge.train.session.check_model`` before anything is written.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import os
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
-from alexedge.config_base import require as _require
-from alexedge.errors import ConfigError
+from alexedge.config import require as _require
 
 __all__ = [
     "INPUT_MODES",
     "LOSSES",
-    "MODEL_OPTION_DEFAULTS",
+    "MODEL_OPTION_FIELDS",
     "OPTIMIZERS",
     "PRECISIONS",
     "SCHEDULES",
     "STRATEGIES",
     "TrainConfig",
+    "train_config_from_dict",
 ]
 
 OPTIMIZERS = ("sgd", "adamw")
@@ -35,28 +39,20 @@ STRATEGIES = ("auto", "mirrored", "multiworker")
 # their files every epoch; "auto" takes memory when the split fits in half the free RAM.
 INPUT_MODES = ("auto", "memory", "stream")
 
-# What ``width``, ``fc_units`` and ``dropout`` mean when left unset, per model. Kept here
-# (not read from the registry) so validating a config never imports TensorFlow;
-# ``tests/test_training.py`` checks the table against the builders' signatures.
-# ``alexnet`` gets the paper's network; ``alexnet-reduced`` the pipeline's quick one.
-MODEL_OPTION_DEFAULTS: dict[str, dict[str, float | int]] = {
-    "alexnet": {"width": 1.0, "fc_units": 4096, "dropout": 0.5, "towers": 2},
-    "alexnet-reduced": {"width": 0.25, "fc_units": 512, "dropout": 0.3},
-    "mlp": {"fc_units": 1024, "dropout": 0.0},
-    "logreg": {},
-}
-# The builder keyword behind a config field, where the names differ.
-_OPTION_NAMES = {"mlp": {"fc_units": "hidden_units"}}
-_MODEL_FIELDS = ("width", "fc_units", "dropout", "towers")
+# Model options that ``alexedge train`` has its own flags for (``--width`` ...), and that
+# configs written before ``model_options`` existed hold as top-level keys.
+MODEL_OPTION_FIELDS = ("width", "fc_units", "dropout", "towers")
+_SCALARS = (bool, int, float, str)
 
 
 @dataclass(frozen=True)
 class TrainConfig:
     """Recipe for training one model; a saved copy reproduces the run.
 
-    ``width``, ``fc_units`` and ``dropout`` apply to models that take them; unset (None)
-    they become the model's entry in ``MODEL_OPTION_DEFAULTS``, so a saved config always
-    holds the values actually used. ``batch_size`` is the global batch, split over the
+    ``model_options`` are keyword options of the model's builder (``width``,
+    ``fc_units``, ``dropout``, ``towers`` ... per family); the ones not given take the
+    builder's defaults when the run starts, so a saved config holds every value used.
+    ``batch_size`` is the global batch, split over the
     replicas of a distribution strategy, so a recipe means the same on any device count.
     ``input_mode`` and ``cache_dir`` say where the images come from each epoch
     (``INPUT_MODES``); a stream cached in ``cache_dir`` reshuffles through a bounded
@@ -65,10 +61,7 @@ class TrainConfig:
 
     model: str = "alexnet-reduced"
     input_size: int = 64
-    width: float | None = None
-    fc_units: int | None = None
-    dropout: float | None = None
-    towers: int | None = None
+    model_options: Mapping[str, Any] = field(default_factory=dict)
     epochs: int = 15
     batch_size: int = 128
     optimizer: str = "sgd"
@@ -96,24 +89,16 @@ class TrainConfig:
         # TOML and JSON give lists; the frozen config holds a hashable tuple.
         object.__setattr__(self, "step_epochs", tuple(int(e) for e in self.step_epochs))
         object.__setattr__(self, "cache_dir", os.fspath(self.cache_dir))
+        object.__setattr__(self, "model_options", dict(self.model_options))
         self._check_ranges()
         self._check_choices()
-        self._resolve_model_options()
+        self._check_model_options()
 
     def _check_ranges(self) -> None:
         _require(self.epochs >= 1, f"--epochs must be at least 1, got {self.epochs}")
         _require(self.batch_size >= 1, f"batch size must be at least 1, got {self.batch_size}")
         _require(self.input_size >= 16, f"input size must be at least 16, got {self.input_size}")
         _require(self.learning_rate > 0, f"learning rate must be > 0, got {self.learning_rate}")
-        _require(
-            self.width is None or 0 < self.width <= 4, f"width must be in (0, 4], got {self.width}"
-        )
-        _require(self.fc_units is None or self.fc_units >= 1, "fc units must be at least 1")
-        _require(self.towers in (None, 1, 2), f"--towers must be 1 or 2, got {self.towers}")
-        _require(
-            self.dropout is None or 0 <= self.dropout < 1,
-            f"dropout must be in [0, 1), got {self.dropout}",
-        )
         _require(0 <= self.momentum < 1, f"momentum must be in [0, 1), got {self.momentum}")
         _require(0 <= self.label_smoothing < 1, "label smoothing must be in [0, 1)")
         _require(self.warmup_epochs >= 0, "warmup epochs must be >= 0")
@@ -156,23 +141,18 @@ class TrainConfig:
             "--loss hinge",
         )
 
-    def _resolve_model_options(self) -> None:
-        defaults = MODEL_OPTION_DEFAULTS.get(self.model)
-        if defaults is None:  # a model registered elsewhere: its builder checks the options
-            return
-        for name in _MODEL_FIELDS:
-            value = getattr(self, name)
-            if value is None:
-                object.__setattr__(self, name, defaults.get(name))
-            elif name not in defaults:
-                raise ConfigError(f"model {self.model} has no {name} option; leave it unset")
-
-    def model_options(self) -> dict[str, Any]:
-        """Keyword options for ``build_model``: the set model fields, builder-named."""
-        names = _OPTION_NAMES.get(self.model, {})
-        return {
-            names.get(f, f): getattr(self, f) for f in _MODEL_FIELDS if getattr(self, f) is not None
-        }
+    def _check_model_options(self) -> None:
+        # Their meaning is the family's (checked against it when the run starts); here
+        # only what a TOML/JSON config can hold: names and scalar values.
+        for name, value in self.model_options.items():
+            _require(
+                isinstance(name, str) and name.isidentifier(),
+                f"model option names must be identifiers, got {name!r}",
+            )
+            _require(
+                isinstance(value, _SCALARS),
+                f"model option {name} must be a number, true/false or text, got {value!r}",
+            )
 
     def lr_drop_epochs(self) -> tuple[int, ...]:
         """Epochs after which the step schedule divides the learning rate by 10.
@@ -184,10 +164,28 @@ class TrainConfig:
         return tuple(sorted({e for e in (self.epochs // 2, self.epochs * 3 // 4) if e > 0}))
 
     def replace(self, **changes: Any) -> TrainConfig:
-        """A copy with ``changes``; model options re-resolve when the model changes."""
+        """A copy with ``changes``; another model starts from its own option defaults."""
         values = dataclasses.asdict(self)
         if "model" in changes and changes["model"] != self.model:
-            for name in _MODEL_FIELDS:
-                values[name] = None
+            values["model_options"] = {}
         values.update(changes)
         return TrainConfig(**values)
+
+
+def train_config_from_dict(values: Mapping[str, Any]) -> TrainConfig:
+    """A saved ``TrainConfig`` (JSON or TOML), refusing unknown keys.
+
+    Configs written before ``model_options`` existed hold ``width``, ``fc_units``,
+    ``dropout`` and ``towers`` as top-level keys: they are moved into it.
+    """
+    values = dict(values)
+    options = dict(values.pop("model_options", None) or {})
+    for name in MODEL_OPTION_FIELDS:
+        value = values.pop(name, None)
+        if value is not None:
+            options.setdefault(name, value)
+    names = {f.name for f in dataclasses.fields(TrainConfig)}
+    unknown = sorted(set(values) - names)
+    _require(not unknown, f"unknown TrainConfig keys {unknown}")
+    values = {k: tuple(v) if isinstance(v, list) else v for k, v in values.items()}
+    return TrainConfig(model_options=options, **values)

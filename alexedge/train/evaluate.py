@@ -13,29 +13,18 @@ import json
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import tf_keras as keras
 
 from alexedge.atomic import write_json
 from alexedge.data.stream import Split, file_split
+from alexedge.metrics import top_k_scores
 from alexedge.preprocess import base_size_for
 from alexedge.run import BEST_MODEL, METRICS, reload_dataset
 from alexedge.train.input_pipeline import SplitPredictions, predict_split
 
-__all__ = ["evaluate_model", "evaluate_run", "top_k_accuracy", "update_metrics"]
+__all__ = ["evaluate_model", "evaluate_run", "update_metrics"]
 
 _BATCH = 256
-
-
-def top_k_accuracy(probs: np.ndarray, labels: np.ndarray, k: int) -> float:
-    """Share of rows whose label is among the ``k`` highest scores (k capped at classes)."""
-    k = min(k, probs.shape[1])
-    top = np.argpartition(-probs, k - 1, axis=1)[:, :k]
-    return float(np.mean(np.any(top == labels[:, None], axis=1)))
-
-
-def _scores(probs: np.ndarray, labels: np.ndarray) -> dict[str, float]:
-    return {"top1": top_k_accuracy(probs, labels, 1), "top5": top_k_accuracy(probs, labels, 5)}
 
 
 def evaluate_model(
@@ -63,9 +52,9 @@ def _predict(
 
 
 def _metrics(predictions: SplitPredictions) -> dict[str, dict[str, float]]:
-    result = {"centre_crop": _scores(predictions.centre, predictions.labels)}
+    result = {"centre_crop": top_k_scores(predictions.centre, predictions.labels)}
     if predictions.ten_crop is not None:
-        result["ten_crop"] = _scores(predictions.ten_crop, predictions.labels)
+        result["ten_crop"] = top_k_scores(predictions.ten_crop, predictions.labels)
     return result
 
 

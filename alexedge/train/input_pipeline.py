@@ -5,7 +5,9 @@ base image, horizontal flip, PCA colour noise; optionally the Inception-style
 random-resized crop instead of the fixed-size one. Evaluation: the centre crop,
 which is exactly ``alexedge.preprocess.eval_transform`` of the original file, or
 the paper's 10-crop (``ten_crop_predict``).
-Randomness is stateless and seeded, so a seed fixes the whole augmentation stream.
+Randomness is stateless and seeded, so a seed fixes the whole augmentation stream;
+``train_epochs`` derives each epoch's seed from the run's seed and the epoch number, so
+epoch ``e`` is the same batches whether the run started at epoch 0 or resumed at ``e``.
 Every function takes a split decoded in memory or one streamed from its files
 (``alexedge.data.stream``); ``alexedge.train.sources`` turns either into base
 images, so both get the same augmentation and the same crops.
@@ -13,6 +15,7 @@ images, so both get the same augmentation and the same crops.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
@@ -24,7 +27,7 @@ from alexedge.data.stats import ChannelStats
 from alexedge.data.stream import Split, base_image_chunks
 from alexedge.errors import DataError
 from alexedge.preprocess import center_crops, ten_crop
-from alexedge.train.sources import eval_images, training_images
+from alexedge.train.sources import TrainingSource, eval_images
 
 __all__ = [
     "RRC_RATIO",
@@ -36,6 +39,7 @@ __all__ = [
     "ten_crop_eval_inputs",
     "ten_crop_predict",
     "train_dataset",
+    "train_epochs",
 ]
 
 AUTOTUNE = tf.data.AUTOTUNE
@@ -43,6 +47,8 @@ AUTOTUNE = tf.data.AUTOTUNE
 # of the base image and aspect-ratio range of the crop.
 RRC_SCALE = (0.08, 1.0)
 RRC_RATIO = (3 / 4, 4 / 3)
+# Epoch e of a run with seed s draws from seed s * _EPOCH_STRIDE + e.
+_EPOCH_STRIDE = 1_000_003
 
 
 def train_dataset(
@@ -64,13 +70,54 @@ def train_dataset(
     ``cache_dir`` keeps a streamed split's decoded images on disk after the first
     pass (``alexedge.train.sources``); a split in memory ignores it.
     """
+    source = TrainingSource(split, cache_dir)
     augment = _augmentation(num_classes, input_size, stats, pca_sigma, random_resized_crop)
-    images = training_images(split, seed, cache_dir)
+    return _pass(source, augment, batch_size, seed).prefetch(AUTOTUNE)
+
+
+def train_epochs(
+    split: Split,
+    num_classes: int,
+    input_size: int,
+    batch_size: int,
+    stats: ChannelStats,
+    pca_sigma: float,
+    seed: int,
+    epochs: range,
+    random_resized_crop: bool = False,
+    cache_dir: str = "",
+) -> tf.data.Dataset:
+    """Batches for ``epochs`` (epoch numbers from 0), one pass each, then again forever.
+
+    Epoch ``e`` is shuffled and augmented from a seed made of ``seed`` and ``e`` alone,
+    so a run resumed after epoch ``k`` sees exactly the batches the uninterrupted run
+    saw from epoch ``k`` on. One iterator serves the whole run: a new iterator per
+    epoch would re-serialize the dataset with the images in it (~6 s an epoch for
+    10,000 Tiny ImageNet images). The passes are chained in Python with integer seeds
+    (inside ``flat_map`` a tensor seed meets ``get_seed``'s Python comparisons once a
+    global seed is set), and the chain repeats so that a stream that loses an
+    unreadable file never runs dry before its last epoch.
+    """
+    source = TrainingSource(split, cache_dir)
+    augment = _augmentation(num_classes, input_size, stats, pca_sigma, random_resized_crop)
+    passes = [_pass(source, augment, batch_size, seed * _EPOCH_STRIDE + e) for e in epochs]
+    data = functools.reduce(tf.data.Dataset.concatenate, passes)
+    return data.repeat().prefetch(AUTOTUNE)
+
+
+def _pass(
+    source: TrainingSource,
+    augment: Callable[[tf.Tensor, tf.Tensor, tf.Tensor], tuple[tf.Tensor, tf.Tensor]],
+    batch_size: int,
+    seed: int,
+) -> tf.data.Dataset:
+    """One shuffled, augmented pass in full batches (a small split keeps its last batch);
+    iterated again, it reshuffles and draws new augmentation."""
     seeds = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True).batch(6)
-    data = tf.data.Dataset.zip((images, seeds)).map(
+    data = tf.data.Dataset.zip((source.epoch(seed), seeds)).map(
         lambda pair, s: augment(pair[0], pair[1], s), num_parallel_calls=AUTOTUNE
     )
-    return data.batch(batch_size, drop_remainder=len(split) >= batch_size).prefetch(AUTOTUNE)
+    return data.batch(batch_size, drop_remainder=len(source.split) >= batch_size)
 
 
 def _augmentation(

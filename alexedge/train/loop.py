@@ -6,8 +6,8 @@ The run directory gets ``last.keras`` (every epoch, with optimizer state),
 resumes from the last finished epoch (see ``alexedge.train.callbacks``).
 
 The network is trained through its logits view (``logits_model``): the same layers
-and weights as the softmax model, ending at ``fc8``, so losses see logits
-(``alexedge.train.losses``). The returned and saved models end in the softmax.
+and weights as the softmax model, ending at the classifier head's logits, so losses
+see logits (``alexedge.train.losses``). The returned and saved models end in the softmax.
 """
 
 from __future__ import annotations
@@ -28,9 +28,10 @@ from alexedge.train.callbacks import EpochRecorder, RunState, progress_callback,
 from alexedge.train.checkpoint import Checkpoints
 from alexedge.train.config import TrainConfig
 from alexedge.train.distribute import is_chief, make_strategy
-from alexedge.train.input_pipeline import eval_dataset, train_dataset
+from alexedge.train.input_pipeline import eval_dataset, train_epochs
 from alexedge.train.losses import make_loss
 from alexedge.train.models import build_model
+from alexedge.train.models.registry import logits_output
 from alexedge.train.precision import build_with_precision
 from alexedge.train.schedule import Scaled, make_schedule
 
@@ -49,9 +50,6 @@ __all__ = [
 
 TENSORBOARD_DIR = "tensorboard"
 EVAL_BATCH_SIZE = 256
-# Weight decay would pull batch-norm scales and biases (and the fixed input
-# normalization) toward zero for no regularization benefit.
-_NO_DECAY = ["_bn", "bias", "normalize"]
 
 
 @dataclass(frozen=True)
@@ -61,13 +59,26 @@ class TrainResult:
     epochs_run: int
 
 
-def make_optimizer(config: TrainConfig, learning_rate) -> keras.optimizers.Optimizer:
+def _without_decay(model: keras.Model) -> list[tf.Variable]:
+    """Variables that weight decay leaves alone: everything below rank 2.
+
+    Decay regularizes kernels (conv and dense weights, rank >= 2); on biases and
+    batch-norm scales and shifts (rank 1) it only pulls them toward zero for no
+    benefit. By rank, like nanoGPT, so no layer has to be named a certain way.
+    """
+    return [v for v in model.trainable_variables if len(v.shape) < 2]
+
+
+def make_optimizer(
+    config: TrainConfig, learning_rate, model: keras.Model | None = None
+) -> keras.optimizers.Optimizer:
     """SGD with momentum (Nesterov by default) or AdamW, both with decoupled weight decay.
 
     Keras applies decay as ``w -= lr * weight_decay * w`` outside the momentum; the
     paper's 5e-4 went through the momentum (sec. 5), a difference that matters little at
     momentum 0.9. For AdamW, ``momentum`` is Adam's ``beta_1``. ``mixed_float16`` adds
-    dynamic loss scaling so small float16 gradients do not flush to zero.
+    dynamic loss scaling so small float16 gradients do not flush to zero. ``model``'s
+    variables below rank 2 get no decay.
     """
     if config.optimizer == "adamw":
         optimizer = keras.optimizers.AdamW(
@@ -80,7 +91,8 @@ def make_optimizer(config: TrainConfig, learning_rate) -> keras.optimizers.Optim
             nesterov=config.nesterov,
             weight_decay=config.weight_decay or None,
         )
-    optimizer.exclude_from_weight_decay(var_names=_NO_DECAY)
+    if model is not None:
+        optimizer.exclude_from_weight_decay(var_list=_without_decay(model))
     if config.precision == "mixed_float16":
         optimizer = keras.mixed_precision.LossScaleOptimizer(optimizer)
     return optimizer
@@ -101,7 +113,7 @@ def compile_for_training(
     if from_logits is None:
         from_logits = not isinstance(model.layers[-1], keras.layers.Softmax)
     model.compile(
-        optimizer=make_optimizer(config, learning_rate),
+        optimizer=make_optimizer(config, learning_rate, model),
         loss=make_loss(config, from_logits=from_logits),
         metrics=[
             keras.metrics.CategoricalAccuracy(name="top1"),
@@ -112,12 +124,8 @@ def compile_for_training(
 
 
 def logits_model(model: keras.Model) -> keras.Model:
-    """The same network ending at the ``fc8`` logits; shares every layer and weight."""
-    try:
-        logits = model.get_layer("fc8").output
-    except ValueError as e:
-        raise ModelError(f"model {model.name} has no fc8 logits layer to train") from e
-    return keras.Model(model.inputs, logits, name=f"{model.name}_logits")
+    """The same network ending at its logits; shares every layer and weight."""
+    return keras.Model(model.inputs, logits_output(model), name=f"{model.name}_logits")
 
 
 def build_network(config: TrainConfig, num_classes: int, stats: ChannelStats) -> keras.Model:
@@ -129,7 +137,7 @@ def build_network(config: TrainConfig, num_classes: int, stats: ChannelStats) ->
             config.input_size,
             mean=stats.mean,
             std=stats.std,
-            **config.model_options(),
+            **config.model_options,
         ),
         config.precision,
     )
@@ -190,25 +198,22 @@ def _datasets(
     config: TrainConfig,
     epochs_done: int,
 ) -> tuple[tf.data.Dataset, tf.data.Dataset]:
-    # A resumed run continues with a new seeded stream rather than replaying epoch 1's.
-    train = train_dataset(
+    # Epoch e's batches depend on (seed, e) only: a resumed run replays what the
+    # uninterrupted run would have seen. Each epoch is exactly ``steps_per_epoch`` full
+    # batches, so epochs stay aligned (a stream that meets a file it cannot read has one
+    # image fewer per pass than counted; the epochs then drift, harmlessly).
+    train = train_epochs(
         train_split,
         num_classes,
         config.input_size,
         config.batch_size,
         stats,
         config.pca_lighting,
-        config.seed + epochs_done,
+        config.seed,
+        range(epochs_done, config.epochs),
         random_resized_crop=config.random_resized_crop,
         cache_dir=config.cache_dir,
     )
-    # Repeated, so Keras makes one iterator for the whole run: a new one per epoch
-    # re-serializes the dataset graph with the images inside it (~6 s an epoch for 10,000
-    # Tiny ImageNet images). Each pass is exactly ``steps_per_epoch`` full batches, so
-    # epochs stay aligned with passes and every pass is reshuffled (a stream that meets
-    # a file it cannot read has one image fewer per pass than counted; the epochs then
-    # drift across pass boundaries, harmlessly).
-    train = train.repeat()
     val = eval_dataset(val_split, num_classes, config.input_size, EVAL_BATCH_SIZE, config.cache_dir)
     # Every worker builds the same dataset (images or paths); shard it by element.
     options = tf.data.Options()

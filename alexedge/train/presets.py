@@ -26,9 +26,7 @@ PRESETS: dict[str, TrainConfig] = {
     "tiny-imagenet": TrainConfig(
         model="alexnet-reduced",
         input_size=56,
-        width=0.5,
-        fc_units=512,
-        dropout=0.5,
+        model_options={"width": 0.5, "fc_units": 512, "dropout": 0.5},
         epochs=50,
         batch_size=128,
         learning_rate=0.1,

@@ -17,10 +17,10 @@ from pathlib import Path
 from typing import Any
 
 from alexedge.atomic import write_text
-from alexedge.config_base import require as _require
+from alexedge.config import require as _require
 from alexedge.data.dataset import ImageDataset, load_dataset
 from alexedge.errors import ConfigError
-from alexedge.train.config import TrainConfig
+from alexedge.train.config import MODEL_OPTION_FIELDS, TrainConfig, train_config_from_dict
 
 try:
     import tomllib
@@ -98,6 +98,13 @@ def train_config_with(base: TrainConfig, **options: Any) -> TrainConfig:
     smoothing takes 0 (smoothing is a cross-entropy notion).
     """
     changes = {k: v for k, v in options.items() if v is not None}
+    # ``--width`` and its kin are model options: given ones replace the base's, for the
+    # base's model or, when the model changes, over the new model's defaults.
+    given = {k: changes.pop(k) for k in MODEL_OPTION_FIELDS if k in changes}
+    if given:
+        same_model = changes.get("model", base.model) == base.model
+        kept = dict(base.model_options) if same_model else {}
+        changes["model_options"] = {**kept, **given}
     if changes.get("optimizer") == "adamw" and base.optimizer != "adamw":
         changes.setdefault("learning_rate", ADAMW_LEARNING_RATE)
         changes.setdefault("weight_decay", ADAMW_WEIGHT_DECAY)
@@ -125,8 +132,17 @@ def _toml_value(value: Any) -> str:
         return repr(value) if math.isfinite(value) else ("nan" if math.isnan(value) else f"{value}")
     if isinstance(value, (list, tuple)):
         return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    if isinstance(value, dict):  # an inline table: model_options = { width = 0.5 }
+        return "{ " + ", ".join(f"{k} = {_toml_value(v)}" for k, v in value.items()) + " }"
     # JSON string escapes are valid TOML basic-string escapes.
     return json.dumps(str(value), ensure_ascii=False)
+
+
+def _data_config(values: dict[str, Any]) -> DataConfig:
+    names = {f.name for f in dataclasses.fields(DataConfig)}
+    unknown = sorted(set(values) - names)
+    _require(not unknown, f"unknown DataConfig keys {unknown}")
+    return DataConfig(**values)
 
 
 def write_run_config(path: Path, config: RunConfig) -> None:
@@ -149,16 +165,13 @@ def read_run_config(path: Path) -> RunConfig:
     _require(not unknown, f"{path}: unknown tables {unknown}; expected [data] and [train]")
     _require("data" in doc and "root" in doc["data"], f"{path}: needs [data] with a root")
     return RunConfig(
-        data=_build(DataConfig, doc["data"], path),
-        train=_build(TrainConfig, doc.get("train", {}), path),
+        data=_build(_data_config, doc["data"], path),
+        train=_build(train_config_from_dict, doc.get("train", {}), path),
     )
 
 
-def _build(cls: type, values: dict[str, Any], path: Path) -> Any:
-    names = {f.name for f in dataclasses.fields(cls)}
-    unknown = sorted(set(values) - names)
-    _require(not unknown, f"{path}: unknown {cls.__name__} keys {unknown}")
+def _build(make: Any, values: dict[str, Any], path: Path) -> Any:
     try:
-        return cls(**values)
+        return make(**values) if isinstance(make, type) else make(values)
     except (ConfigError, TypeError) as e:
         raise ConfigError(f"{path}: {e}") from e

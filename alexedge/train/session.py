@@ -18,13 +18,21 @@ from alexedge.atomic import write_json
 from alexedge.data.stats import ChannelStats
 from alexedge.data.stream import prepare_cache_dir
 from alexedge.errors import ConfigError, ModelError
-from alexedge.run import BEST_MODEL, DATA_STATS, TRAIN_CONFIG, reload_dataset
+from alexedge.run import (
+    BEST_MODEL,
+    DATA_STATS,
+    TRAIN_CONFIG,
+    check_new_run_folder,
+    reload_dataset,
+    remove_stale_temporaries,
+)
 from alexedge.train import loop
 from alexedge.train.callbacks import read_state
 from alexedge.train.config import TrainConfig
 from alexedge.train.distribute import is_chief, make_strategy
 from alexedge.train.evaluate import evaluate_model, update_metrics
 from alexedge.train.models import get_spec
+from alexedge.train.models.registry import resolve_options
 from alexedge.train.prepare import PreparedData, prepare_data, write_data_files
 from alexedge.train.run_config import (
     RUN_CONFIG,
@@ -33,7 +41,7 @@ from alexedge.train.run_config import (
     write_run_config,
 )
 
-__all__ = ["RunOutcome", "check_model", "check_new_run_folder", "resume_run", "train_run"]
+__all__ = ["RunOutcome", "check_model", "resume_run", "train_run"]
 
 
 @dataclass(frozen=True)
@@ -46,33 +54,31 @@ class RunOutcome:
     train_images: int = 0  # training images (after skipping the unreadable files known)
 
 
-def check_model(config: TrainConfig) -> None:
-    """Fail early on an unknown model name or an input too small for it."""
+def check_model(config: TrainConfig) -> TrainConfig:
+    """``config`` with every model option the family takes, checked before any work.
+
+    Raises ``ModelError`` for an unknown model, an input too small for it, an option
+    its family does not have or a value it refuses.
+    """
     spec = get_spec(config.model)
     if config.input_size < spec.min_input_size:
         raise ModelError(
             f"{config.model} needs input of at least {spec.min_input_size}x"
             f"{spec.min_input_size}, got --size {config.input_size}"
         )
+    return config.replace(model_options=resolve_options(config.model, config.model_options))
 
 
-def check_new_run_folder(out: Path) -> None:
-    if out.exists() and not out.is_dir():
-        raise ConfigError(f"{out}: exists and is not a folder")
-    if out.is_dir() and any(out.iterdir()):
-        raise ConfigError(
-            f"{out}: folder exists and is not empty; continue it with --resume {out} "
-            "or choose another --out"
-        )
+def train_run(config: RunConfig, out: Path, allowed: tuple[str, ...] = ()) -> RunOutcome:
+    """Train ``config`` into the new run folder ``out``.
 
-
-def train_run(config: RunConfig, out: Path) -> RunOutcome:
-    """Train ``config`` into the new run folder ``out``."""
-    check_model(config.train)
+    ``allowed``: names that may already be in ``out`` (the pipeline's marker and data).
+    """
+    config = RunConfig(config.data, check_model(config.train))
     chief = is_chief(make_strategy(config.train.strategy))  # before any other TF work
     dataset = config.data.load(config.train.seed)
     if chief:
-        check_new_run_folder(out)
+        check_new_run_folder(out, allowed)
     prepare_cache_dir(config.train.cache_dir)
     data = prepare_data(dataset, config.train.input_size, input_mode=config.train.input_mode)
     if chief:
@@ -94,7 +100,7 @@ def resume_run(run_dir: Path, data_root: Path | None = None) -> RunOutcome:
     if not (run_dir / RUN_CONFIG).is_file():
         raise ConfigError(f"{run_dir}: not an alexedge train run folder (no {RUN_CONFIG})")
     config = read_run_config(run_dir / RUN_CONFIG)
-    check_model(config.train)
+    config = RunConfig(config.data, check_model(config.train))
     chief = is_chief(make_strategy(config.train.strategy))
     dataset = reload_dataset(run_dir, data_root)
     prepare_cache_dir(config.train.cache_dir)
@@ -103,15 +109,8 @@ def resume_run(run_dir: Path, data_root: Path | None = None) -> RunOutcome:
     )
     before = read_state(run_dir).epochs_done
     if chief:
-        _remove_stale_temporaries(run_dir)
+        remove_stale_temporaries(run_dir)
     return _fit_and_evaluate(data, config.train, run_dir, chief, before)
-
-
-def _remove_stale_temporaries(run_dir: Path) -> None:
-    # ``alexedge.atomic`` writes ``.<name>.<random>.tmp<suffix>`` and renames it; a kill
-    # during a save leaves one behind, never a half-written real file.
-    for path in run_dir.glob(".*.tmp*"):
-        path.unlink(missing_ok=True)
 
 
 def _saved_stats(run_dir: Path) -> ChannelStats | None:

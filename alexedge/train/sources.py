@@ -21,7 +21,6 @@ from __future__ import annotations
 import hashlib
 import os
 import socket
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -30,8 +29,15 @@ import tensorflow as tf
 from alexedge.data.decode import DecodedSplit, decode_workers, read_base_image
 from alexedge.data.stream import FileSplit, SkipLog, Split, prepare_cache_dir
 from alexedge.errors import DataError
+from alexedge.progress import say
 
-__all__ = ["SHUFFLE_BUFFER_BYTES", "cache_prefix", "eval_images", "training_images"]
+__all__ = [
+    "SHUFFLE_BUFFER_BYTES",
+    "TrainingSource",
+    "cache_prefix",
+    "eval_images",
+    "training_images",
+]
 
 AUTOTUNE = tf.data.AUTOTUNE
 SHUFFLE_BUFFER_BYTES = 1 << 30  # decoded images held for shuffling a cached stream
@@ -41,25 +47,45 @@ _CACHE_ORDER_SEED = 20120000  # the cached permutation; independent of the run's
 DECODE_CHUNK = 64
 
 
+class TrainingSource:
+    """A training split as a dataset built once, and one shuffled pass of it per seed.
+
+    Built eagerly, outside any ``tf.data`` function, so the images (or the paths of a
+    large split) are captured by reference, never copied into a function graph;
+    ``epoch(seed)`` makes one pass of it per epoch from the same source. An
+    uncached ``FileSplit`` shuffles its paths with the same op, seed and size as a
+    ``DecodedSplit`` of the same files shuffles its images, so both give the same order.
+    """
+
+    def __init__(self, split: Split, cache_dir: str = "") -> None:
+        self.split = split
+        self._buffer = len(split)
+        self._decode_after_shuffle = isinstance(split, FileSplit) and not cache_dir
+        if isinstance(split, DecodedSplit):
+            self._base = tf.data.Dataset.from_tensor_slices((split.images, split.labels))
+        elif not cache_dir:
+            self._base = _paths(split)
+        else:
+            # Written in a permutation that does not depend on the seed, so every epoch
+            # (and a resumed run) reads the cache the first pass wrote.
+            order = np.random.default_rng(_CACHE_ORDER_SEED).permutation(len(split))
+            self._base = _cached(_decoded(_paths(split, order), split), split, cache_dir, "train")
+            self._buffer = max(1, min(len(split), SHUFFLE_BUFFER_BYTES // (split.base_size**2 * 3)))
+
+    def epoch(self, seed: int) -> tf.data.Dataset:
+        """One pass in the order ``seed`` fixes (reshuffled again if iterated again)."""
+        data = self._base.shuffle(self._buffer, seed=seed, reshuffle_each_iteration=True)
+        if self._decode_after_shuffle:  # paths: shuffled, then decoded
+            return _decoded(data, self.split)
+        return data
+
+
 def training_images(split: Split, seed: int, cache_dir: str = "") -> tf.data.Dataset:
     """Base images and labels, reshuffled every pass; the order is fixed by ``seed``.
 
-    An uncached ``FileSplit`` shuffles its paths with the same op, seed and size as a
-    ``DecodedSplit`` of the same files shuffles its images, so both give the same
-    order. ``cache_dir`` applies to a ``FileSplit`` only.
+    ``cache_dir`` applies to a ``FileSplit`` only.
     """
-    if isinstance(split, DecodedSplit):
-        data = tf.data.Dataset.from_tensor_slices((split.images, split.labels))
-        return data.shuffle(len(split), seed=seed, reshuffle_each_iteration=True)
-    if not cache_dir:
-        paths = _paths(split).shuffle(len(split), seed=seed, reshuffle_each_iteration=True)
-        return _decoded(paths, split)
-    # Written in a permutation that does not depend on the seed, so a resumed run
-    # (which continues with seed + epochs done) reads the cache the first run wrote.
-    order = np.random.default_rng(_CACHE_ORDER_SEED).permutation(len(split))
-    data = _cached(_decoded(_paths(split, order), split), split, cache_dir, "train")
-    buffer = max(1, min(len(split), SHUFFLE_BUFFER_BYTES // (split.base_size**2 * 3)))
-    return data.shuffle(buffer, seed=seed, reshuffle_each_iteration=True)
+    return TrainingSource(split, cache_dir).epoch(seed)
 
 
 def eval_images(split: FileSplit, cache_dir: str = "") -> tf.data.Dataset:
@@ -140,15 +166,11 @@ def _cached(data: tf.data.Dataset, split: FileSplit, cache_dir: str, kind: str) 
     # "did not fully read the dataset being cached" even after a complete pass
     # (tensorflow/tensorflow#60174): the index, not that warning, says what was kept.
     if prefix.with_name(prefix.name + ".index").is_file():
-        _say(f"reading decoded {kind} images from the cache {prefix}")
+        say(f"reading decoded {kind} images from the cache {prefix}")
     else:
         _claim_unfinished_cache(prefix)
-        _say(f"caching decoded {kind} images in {prefix} during the first pass")
+        say(f"caching decoded {kind} images in {prefix} during the first pass")
     return data.cache(str(prefix))
-
-
-def _say(message: str) -> None:
-    print(f"[alexedge] {message}", file=sys.stderr, flush=True)
 
 
 def _claim_unfinished_cache(prefix: Path) -> None:
@@ -171,7 +193,7 @@ def _claim_unfinished_cache(prefix: Path) -> None:
     leftovers = sorted(prefix.parent.glob(f"{prefix.name}_*"))
     leftovers += sorted(prefix.parent.glob(f"{prefix.name}.data-*"))
     if leftovers:
-        _say(f"removing an unfinished cache: {prefix}")
+        say(f"removing an unfinished cache: {prefix}")
     for path in leftovers:
         path.unlink(missing_ok=True)
     writer.write_text(me + "\n")

@@ -7,6 +7,7 @@ norm and a width multiplier for small 20-class subsets. Layer names follow the p
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import tensorflow as tf
@@ -116,22 +117,33 @@ def _alexnet_channels(width: float, towers: int) -> list[int]:
     return [max(towers, round(c * width / towers) * towers) for c in _PAPER_CHANNELS]
 
 
-def _check_alexnet_options(
-    towers: int, width: float, fc_units: int, dropout: float, init: str
-) -> None:
+def _common_problems(options: Mapping[str, Any]) -> list[str]:
     problems = []
+    width, fc_units, dropout = options["width"], options["fc_units"], options["dropout"]
+    if not (isinstance(width, int | float) and 0 < width <= 4):
+        problems.append(f"width must be in (0, 4], got {width!r}")
+    if not (isinstance(fc_units, int) and fc_units >= 1):
+        problems.append(f"fc_units must be a positive integer, got {fc_units!r}")
+    if not (isinstance(dropout, int | float) and 0 <= dropout < 1):
+        problems.append(f"dropout must be in [0, 1), got {dropout!r}")
+    return problems
+
+
+def _alexnet_problems(options: Mapping[str, Any]) -> list[str]:
+    problems = _common_problems(options)
+    towers, init = options["towers"], options["init"]
     if not (isinstance(towers, int) and 1 <= towers <= 8):
         problems.append(f"towers must be an integer from 1 to 8 (paper: 2), got {towers!r}")
-    if not 0 < width <= 4:
-        problems.append(f"width must be in (0, 4] (paper: 1.0), got {width}")
-    if fc_units < 1:
-        problems.append(f"fc_units must be positive (paper: 4096), got {fc_units}")
-    if not 0 <= dropout < 1:
-        problems.append(f"dropout must be in [0, 1) (paper: 0.5), got {dropout}")
     if init not in ("glorot", "paper"):
         problems.append(f"init must be 'glorot' or 'paper', got {init!r}")
+    if not isinstance(options["lrn"], bool):
+        problems.append(f"lrn must be true or false, got {options['lrn']!r}")
+    return problems
+
+
+def _raise_problems(name: str, problems: list[str]) -> None:
     if problems:
-        raise ModelError("alexnet: " + "; ".join(problems))
+        raise ModelError(f"{name}: " + "; ".join(problems))
 
 
 @register_model(
@@ -141,6 +153,7 @@ def _check_alexnet_options(
     default_num_classes=1000,
     description="Krizhevsky et al. 2012: LRN, two-tower conv2/4/5, two 4096-unit FC layers",
     tiny_options={"width": 1 / 16, "fc_units": 16},
+    check=_alexnet_problems,
 )
 def alexnet(
     inputs: keras.Input,
@@ -168,7 +181,8 @@ def alexnet(
             so only this variant quantizes to int8 end to end.
         init: ``glorot`` (Keras default) or ``paper`` (sec. 5).
     """
-    _check_alexnet_options(towers, width, fc_units, dropout, init)
+    options = {"towers": towers, "width": width, "fc_units": fc_units, "dropout": dropout}
+    _raise_problems("alexnet", _alexnet_problems({**options, "init": init, "lrn": lrn}))
     c = _alexnet_channels(width, towers)
     # conv1's two GPU halves both see the whole image, so they are one ordinary conv;
     # so is conv3, which sec. 3.5 connects to all of conv2's maps.
@@ -225,17 +239,24 @@ def _stem_for(input_size: int) -> tuple[int, int]:
     min_input_size=32,
     description="AlexNet layout with batch norm, width multiplier and small FC (20-class subsets)",
     tiny_options={"width": 1 / 16, "fc_units": 16},
+    check=_common_problems,
 )
 def alexnet_reduced(
     inputs: keras.Input,
     x: Tensor,
     *,
     num_classes: int,
-    width: float = 0.5,
+    width: float = 0.25,
     fc_units: int = 512,
-    dropout: float = 0.5,
+    dropout: float = 0.3,
 ) -> keras.Model:
-    """Five conv + three FC layers as in the paper, batch norm after each, no LRN."""
+    """Five conv + three FC layers as in the paper, batch norm after each, no LRN.
+
+    The defaults are the built-in pipeline's quick network (806k parameters at 64x64
+    and 20 classes); the ``tiny-imagenet`` preset widens it to 0.5.
+    """
+    options = {"width": width, "fc_units": fc_units, "dropout": dropout}
+    _raise_problems("alexnet-reduced", _common_problems(options))
     kernel, stride = _stem_for(inputs.shape[1])
     widths = [max(8, round(c * width)) for c in _PAPER_CHANNELS]
     x = _conv_bn(x, widths[0], kernel, stride, "conv1")

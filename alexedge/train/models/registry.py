@@ -1,19 +1,40 @@
-"""Name -> builder registry shared by the CLI, training and reports."""
+"""Name -> builder registry shared by the CLI, training and reports.
+
+A family lives in one file: its builder, whose keyword-only parameters and their
+defaults *are* the family's options (``ModelSpec.defaults``), and its registration
+(sizes, description, a tiny test variant, the check of option values). Adding a family
+is that file plus one import in ``alexedge.train.models``.
+"""
 
 from __future__ import annotations
 
 import inspect
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import tf_keras as keras
 
 from alexedge.errors import ModelError
 
-__all__ = ["ModelSpec", "build_model", "get_spec", "list_models", "register_model"]
+__all__ = [
+    "ModelSpec",
+    "build_model",
+    "get_spec",
+    "list_models",
+    "logits_output",
+    "register_model",
+    "resolve_options",
+]
 
 Builder = Callable[..., keras.Model]
+# Problems with option values, one message each (empty: the values are usable).
+OptionCheck = Callable[[Mapping[str, Any]], list[str]]
+
+
+def _no_check(options: Mapping[str, Any]) -> list[str]:
+    return []
 
 
 @dataclass(frozen=True)
@@ -33,6 +54,7 @@ class ModelSpec:
     description: str
     default_num_classes: int = 20
     tiny_options: Mapping[str, object] = field(default_factory=dict, hash=False)
+    check: OptionCheck = _no_check
 
     @property
     def tiny_input_size(self) -> int:
@@ -41,8 +63,16 @@ class ModelSpec:
 
     def options(self) -> list[str]:
         """Names of the keyword options the builder accepts besides ``num_classes``."""
+        return list(self.defaults())
+
+    def defaults(self) -> dict[str, Any]:
+        """Every option with the value the builder uses when it is not given."""
         params = inspect.signature(self.builder).parameters.values()
-        return [p.name for p in params if p.kind is p.KEYWORD_ONLY and p.name != "num_classes"]
+        return {
+            p.name: p.default
+            for p in params
+            if p.kind is p.KEYWORD_ONLY and p.name != "num_classes"
+        }
 
 
 _REGISTRY: dict[str, ModelSpec] = {}
@@ -56,11 +86,14 @@ def register_model(
     description: str,
     default_num_classes: int = 20,
     tiny_options: Mapping[str, object] | None = None,
+    check: OptionCheck = _no_check,
 ) -> Callable[[Builder], Builder]:
     """Decorator registering ``builder(inputs, x, *, num_classes, **options) -> Model``.
 
     ``x`` is ``inputs`` after the normalization layer; builders must end in the shared
-    ``classifier_head`` (logits ``fc8``, float32 softmax ``probs``).
+    ``classifier_head`` (logits, then a float32 softmax). ``check`` returns the problems
+    with a set of option values; the builder raises them too, and ``resolve_options``
+    reports them before anything is trained or written.
     """
 
     def decorate(builder: Builder) -> Builder:
@@ -74,6 +107,7 @@ def register_model(
             description=description,
             default_num_classes=default_num_classes,
             tiny_options=dict(tiny_options or {}),
+            check=check,
         )
         return builder
 
@@ -90,6 +124,43 @@ def get_spec(name: str) -> ModelSpec:
     except KeyError:
         known = ", ".join(sorted(_REGISTRY))
         raise ModelError(f"unknown model {name!r}; known models: {known}") from None
+
+
+def resolve_options(name: str, options: Mapping[str, Any]) -> dict[str, Any]:
+    """``options`` completed with the family's defaults, every key and value checked.
+
+    Raises:
+        ModelError: an unknown model, an option the family does not have, or a value
+            its ``check`` refuses; the message lists the family's options.
+    """
+    spec = get_spec(name)
+    defaults = spec.defaults()
+    unknown = sorted(set(options) - set(defaults))
+    if unknown:
+        raise ModelError(
+            f"{name} has no option {', '.join(unknown)}; its options: "
+            f"{', '.join(defaults) or 'none'}"
+        )
+    resolved = {**defaults, **options}
+    problems = spec.check(resolved)
+    if problems:
+        raise ModelError(f"{name}: " + "; ".join(problems))
+    return resolved
+
+
+def logits_output(model: keras.Model) -> Any:
+    """The logits tensor of a registered model: the input of its final softmax.
+
+    Every family ends in ``classifier_head``, so the logits are found by the head's
+    structure, whatever the layers are called.
+    """
+    head = model.layers[-1]
+    if not isinstance(head, keras.layers.Softmax):
+        raise ModelError(
+            f"model {model.name} does not end in a softmax layer (found "
+            f"{type(head).__name__}); build it with a registered family"
+        )
+    return head.input
 
 
 def build_model(
@@ -114,12 +185,7 @@ def build_model(
         )
     if num_classes < 2:
         raise ModelError(f"a classifier needs at least 2 classes, got {num_classes}")
-    unknown = sorted(set(options) - set(spec.options()))
-    if unknown:
-        raise ModelError(
-            f"{name} has no option {', '.join(unknown)}; its options: "
-            f"{', '.join(spec.options()) or 'none'}"
-        )
+    resolve_options(name, options)
     inputs = keras.Input((size, size, 3), name="image")
     x = normalization_layer(mean, std)(inputs)
     return spec.builder(inputs, x, num_classes=num_classes, **options)

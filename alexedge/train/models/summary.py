@@ -15,7 +15,7 @@ import tf_keras as keras
 
 from alexedge.train.models.registry import build_model, list_models
 
-__all__ = ["ModelRow", "ModelStats", "describe_models", "model_stats"]
+__all__ = ["ModelRow", "ModelStats", "describe_models", "layer_macs", "model_stats"]
 
 _L = keras.layers
 
@@ -65,7 +65,8 @@ def _model_weights(layer: keras.layers.Layer) -> list:
     return layer.layer.weights if isinstance(layer, _L.Wrapper) else layer.weights
 
 
-def _layer_macs(layer: keras.layers.Layer) -> int:
+def layer_macs(layer: keras.layers.Layer) -> int:
+    """Multiply-accumulates of one layer for one image (0 for layers without a kernel)."""
     # tfmot's prune/quantize wrappers keep the real layer in ``.layer``, same output shape.
     inner = layer.layer if isinstance(layer, _L.Wrapper) else layer
     out_positions = math.prod(layer.output_shape[1:-1])
@@ -90,7 +91,7 @@ def model_stats(model: keras.Model) -> ModelStats:
     return ModelStats(
         params=_count([w for layer in layers for w in _model_weights(layer)]),
         trainable=_count(model.trainable_weights),
-        macs=sum(_layer_macs(layer) for layer in layers),
+        macs=sum(layer_macs(layer) for layer in layers),
     )
 
 
