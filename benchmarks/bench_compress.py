@@ -32,14 +32,11 @@ from typing import Any
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from alexedge.atomic import write_json
 from alexedge.compress.config import CompressConfig
-from alexedge.config import TrainConfig, config_to_dict
-from alexedge.data.dataset import Sample, load_dataset
+from alexedge.data.dataset import load_dataset
 from alexedge.data.decode import decode_split
-from alexedge.data.stats import channel_stats
 from alexedge.preprocess import base_size_for
-from alexedge.run import DATA_STATS, write_dataset_ref
+from alexedge.train.config import TrainConfig
 from alexedge.train.presets import get_preset
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "tiny-imagenet-20"
@@ -51,35 +48,40 @@ def _say(message: str) -> None:
     print(f"[bench] {message}", file=sys.stderr, flush=True)
 
 
-def _limit(samples: tuple[Sample, ...], per_class: int | None) -> list[Sample]:
+def _subset(out: Path, per_class: int | None) -> Path:
+    """``DATA``, or a folder-layout copy (symlinks) with ``per_class`` training images."""
     if not per_class:
-        return list(samples)
+        return DATA
+    dataset = load_dataset(DATA)
+    root = out / "subset"
+    if root.exists():
+        shutil.rmtree(root)
     seen: dict[int, int] = {}
-    kept = []
-    for s in samples:
-        if seen.get(s.label, 0) < per_class:
-            kept.append(s)
-            seen[s.label] = seen.get(s.label, 0) + 1
-    return kept
+    for split, samples in (("train", dataset.train), ("val", dataset.val)):
+        for s in samples:
+            if split == "train" and seen.setdefault(s.label, 0) >= per_class:
+                continue
+            seen[s.label] += split == "train"
+            link = root / split / dataset.class_ids[s.label] / Path(s.path).name
+            link.parent.mkdir(parents=True, exist_ok=True)
+            link.symlink_to(Path(s.path).resolve())
+    return root
 
 
 def train_run(out: Path, config: TrainConfig, per_class: int | None = None) -> Path:
-    """A run folder (``alexedge.run`` contract) with ``config`` trained on ``DATA``."""
-    from alexedge.train import loop
+    """A run folder with ``config`` trained on ``DATA``, by ``alexedge train``'s own code."""
+    from alexedge.quiet import import_tensorflow
 
-    dataset = load_dataset(DATA)
-    base = base_size_for(config.input_size)
-    train_split = decode_split(_limit(dataset.train, per_class), base, "decoding train")
-    val_split = decode_split(dataset.val, base, "decoding val")
-    stats = channel_stats(train_split.images)
-    out.mkdir(parents=True, exist_ok=True)
-    write_json(out / DATA_STATS, stats.to_dict())
-    write_dataset_ref(out, dataset, 0.1, config.seed)
-    write_json(out / "config.json", config_to_dict(config))
+    import_tensorflow()
+    from alexedge.train.run_config import DataConfig, RunConfig
+    from alexedge.train.session import train_run as train
+
     start = time.perf_counter()
-    result = loop.train(train_split, val_split, dataset.num_classes, stats, config, out)
+    if out.exists():
+        shutil.rmtree(out)
+    outcome = train(RunConfig(DataConfig(_subset(out.parent, per_class)), config), out)
     _say(
-        f"trained {config.model}: best val top-1 {result.best_top1:.3f} "
+        f"trained {config.model}: best val top-1 {outcome.result.best_top1:.3f} "
         f"in {time.perf_counter() - start:.0f} s"
     )
     return out

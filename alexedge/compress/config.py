@@ -2,36 +2,30 @@
 
 One frozen config for the whole compression stage (pruning, QAT, clustering, PTQ,
 verification), validated here so that a bad value fails before any file is written.
-The pipeline uses the single-target fields (``sparsity``, ``quantize``); ``alexedge
-compress`` also sets the family fields (``sparsities``, ``qat``, ``clusters``, ``io_type``).
+``alexedge compress`` and ``alexedge pipeline`` build the same config: the pipeline
+is the four commands in a row.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from alexedge.config_base import require as _require
+from alexedge.config import require as _require
+from alexedge.modes import MODES, QUANTIZATION_MODES
 
 __all__ = [
     "ALLOCATIONS",
     "IO_TYPES",
-    "MIN_AGREEMENT",
-    "QUANTIZATION_MODES",
     "CompressConfig",
     "parse_float_list",
     "parse_name_list",
 ]
 
-QUANTIZATION_MODES = ("float32", "dynamic", "float16", "int8")
 IO_TYPES = ("uint8", "int8", "float32")
 # How a pruning target is spread over layers: the same share everywhere, or by the
 # Erdős-Rényi-Kernel score, more where a layer has many weights per unit (see
 # ``prune.allocate_sparsity``).
 ALLOCATIONS = ("uniform", "size")
-# Share of validation images whose top-1 must match the Keras model a variant came
-# from. Float files only reorder float arithmetic; int8 weights (dynamic range and
-# full integer) may flip near-ties. Below its floor a variant is a broken export.
-MIN_AGREEMENT = {"float32": 0.995, "float16": 0.995, "dynamic": 0.97, "int8": 0.97}
 
 
 @dataclass(frozen=True)
@@ -39,9 +33,8 @@ class CompressConfig:
     """Compression of a trained model into TFLite variants.
 
     Attributes:
-        sparsity: the pruning target of the pipeline's single pruned model.
-        sparsities: ``alexedge compress``'s pruning targets, one pruned model each;
-            empty means ``(sparsity,)``; a target of 0 means no pruning.
+        sparsities: pruning targets, one pruned model each; a target of 0 (or none)
+            means no pruning.
         finetune_epochs: epochs of every fine-tune (pruning, clustering, QAT).
         finetune_learning_rate: peak of the warm-up + cosine fine-tune schedule.
         skip_layers: Conv2D/Dense layers never pruned or clustered (the first conv
@@ -50,8 +43,9 @@ class CompressConfig:
         prune_end_fraction: share of the fine-tune after which sparsity stays at the
             target; the rest lets weights and batch norm recover from the last step.
         prune_frequency: steps between pruning updates; 0 picks about 30 updates.
-        quantize: TFLite modes exported from every Keras model (float32 of the trained
-            model is always exported: it is the reference of every size ratio).
+        quantize: TFLite modes (``alexedge.modes``) exported from every Keras model
+            (float32 of the trained model is always exported: it is the reference of
+            every size ratio).
         qat: also fine-tune with quantization-aware training (pruning-preserving for
             pruned models) and export those as int8.
         adapt_learning_rate: peak rate of the QAT and clustering fine-tunes, a tenth
@@ -70,14 +64,13 @@ class CompressConfig:
         calibration_images: representative images for full-integer quantization.
     """
 
-    sparsity: float = 0.75
     finetune_epochs: int = 3
     finetune_learning_rate: float = 0.01
     skip_layers: tuple[str, ...] = ("conv1",)
     quantize: tuple[str, ...] = QUANTIZATION_MODES
     calibration_images: int = 200
     seed: int = 0
-    sparsities: tuple[float, ...] = ()
+    sparsities: tuple[float, ...] = (0.75,)
     allocation: str = "uniform"
     prune_end_fraction: float = 0.6
     prune_frequency: int = 0
@@ -89,7 +82,10 @@ class CompressConfig:
     per_channel: bool = True
 
     def __post_init__(self) -> None:
-        for target in (self.sparsity, *self.sparsities):
+        # JSON and TOML give lists; the frozen config holds hashable tuples.
+        for name in ("sparsities", "quantize", "skip_layers"):
+            object.__setattr__(self, name, tuple(getattr(self, name)))
+        for target in self.sparsities:
             _require(0 <= target < 1, f"sparsity must be in [0, 1), got {target}")
         _require(self.finetune_epochs >= 1, "fine-tune epochs must be at least 1")
         _require(self.finetune_learning_rate > 0, "fine-tune learning rate must be > 0")
@@ -109,14 +105,14 @@ class CompressConfig:
             f"got {self.clusters}",
         )
         _require(
-            not self.qat or "int8" in self.quantize,
-            "--qat makes int8 models: add int8 to --quantize",
+            not self.qat or any(MODES[m].integer_io for m in self.quantize),
+            "--qat makes full-integer models: add int8 to --quantize",
         )
 
     @property
     def pruning_targets(self) -> tuple[float, ...]:
         """The non-zero sparsity targets, ascending and without repeats."""
-        return tuple(sorted({s for s in (self.sparsities or (self.sparsity,)) if s > 0}))
+        return tuple(sorted({s for s in self.sparsities if s > 0}))
 
 
 def parse_float_list(text: str, option: str) -> tuple[float, ...]:

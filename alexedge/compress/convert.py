@@ -10,15 +10,16 @@ from __future__ import annotations
 
 import re
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import numpy as np
 import tensorflow as tf
 import tf_keras as keras
 
 from alexedge.errors import ConfigError, ModelError
+from alexedge.modes import get_mode
 
-__all__ = ["INTEGER_IO_TYPES", "convert"]
+__all__ = ["CONVERTER_SETUP", "INTEGER_IO_TYPES", "convert"]
 
 INTEGER_IO_TYPES = {"uint8": tf.uint8, "int8": tf.int8, "float32": tf.float32}
 
@@ -33,25 +34,20 @@ def convert(
     """Convert ``model`` to a TFLite flatbuffer.
 
     Args:
-        mode: ``float32``, ``dynamic`` (int8 weights, float activations),
-            ``float16`` (half-precision weights) or ``int8`` (full integer).
-        calibration: uint8/float images (N, H, W, 3) for ``int8``'s activation ranges.
-        io_type: input/output tensor type of an ``int8`` model.
+        mode: a row of ``alexedge.modes.MODES``: ``float32``, ``dynamic`` (int8
+            weights, float activations), ``float16`` (half-precision weights) or
+            ``int8`` (full integer).
+        calibration: uint8/float images (N, H, W, 3) for the activation ranges of
+            modes that need calibration.
+        io_type: input/output tensor type of a full-integer model.
         per_channel: ``False`` quantizes each weight tensor with one scale
             (``dynamic`` and ``int8``): smaller files, riskier accuracy.
     """
+    spec = get_mode(mode)
+    if spec.needs_calibration and (calibration is None or len(calibration) == 0):
+        raise ConfigError(f"{mode} quantization needs calibration images")
     converter = tf.lite.TFLiteConverter.from_keras_model(model)
-    if mode == "float32":
-        pass
-    elif mode == "dynamic":
-        converter.optimizations = [tf.lite.Optimize.DEFAULT]
-    elif mode == "float16":
-        converter.optimizations = [tf.lite.Optimize.DEFAULT]
-        converter.target_spec.supported_types = [tf.float16]
-    elif mode == "int8":
-        _configure_full_int8(converter, calibration, io_type)
-    else:
-        raise ConfigError(f"unknown quantization mode {mode!r}")
+    CONVERTER_SETUP[mode](converter, calibration, io_type)
     if not per_channel:
         # The converter's only switch for it; private but unchanged since TF 2.4.
         converter._experimental_disable_per_channel = True
@@ -74,14 +70,33 @@ def _summary(error: Exception) -> str:
     return summary if len(summary) <= 400 else summary[:397] + "..."
 
 
-def _configure_full_int8(
+Setup = Callable[[tf.lite.TFLiteConverter, "np.ndarray | None", str], None]
+
+
+def _float32(converter: tf.lite.TFLiteConverter, calibration: object, io_type: str) -> None:
+    del converter, calibration, io_type  # the converter's defaults are float32
+
+
+def _dynamic(converter: tf.lite.TFLiteConverter, calibration: object, io_type: str) -> None:
+    converter.optimizations = [tf.lite.Optimize.DEFAULT]
+
+
+def _float16(converter: tf.lite.TFLiteConverter, calibration: object, io_type: str) -> None:
+    converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    converter.target_spec.supported_types = [tf.float16]
+
+
+def _full_int8(
     converter: tf.lite.TFLiteConverter, calibration: np.ndarray | None, io_type: str
 ) -> None:
-    if calibration is None or len(calibration) == 0:
-        raise ConfigError("int8 quantization needs calibration images")
     if io_type not in INTEGER_IO_TYPES:
         raise ConfigError(f"unknown I/O type {io_type!r}; choose from {sorted(INTEGER_IO_TYPES)}")
-    images = np.asarray(calibration, np.float32)
+    images = np.array(calibration, np.float32)
+    # The input tensor's quantization comes from the range the calibration pixels
+    # cover; a set without a 0 and a 255 (16 images rarely have both) gives a uint8
+    # input scale like 254/255, and every app feeding raw bytes is then slightly off.
+    # Two pixels of the first image pin the range to exactly 0-255: scale 1, zero 0.
+    images[0, 0, 0, :], images[0, -1, -1, :] = 0.0, 255.0
 
     def representative() -> Iterator[list[np.ndarray]]:
         for image in images:
@@ -92,3 +107,12 @@ def _configure_full_int8(
     converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
     converter.inference_input_type = INTEGER_IO_TYPES[io_type]
     converter.inference_output_type = INTEGER_IO_TYPES[io_type]
+
+
+# One setup per row of ``alexedge.modes.MODES`` (a test checks they match).
+CONVERTER_SETUP: dict[str, Setup] = {
+    "float32": _float32,
+    "dynamic": _dynamic,
+    "float16": _float16,
+    "int8": _full_int8,
+}

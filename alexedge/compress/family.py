@@ -8,14 +8,15 @@ goes through the chain ``wrap -> fine-tune -> strip`` (``prune``/``cluster``/``q
 and every variant through ``convert -> write -> measure -> verify``. ``variants.json``
 is rewritten after each source, so an interrupted run keeps what it measured.
 
-Variant names are ``<mode>`` for the trained model (``float32``, ``int8``: the names
-the pipeline uses) and ``<source>-<mode>`` otherwise (``pruned90-int8``,
-``pruned90-qat-int8``, ``pruned90-clustered16-int8``).
+Variant names are ``<mode>`` for the trained model (``float32``, ``int8``) and
+``<source>-<mode>`` otherwise (``pruned90-int8``, ``pruned90-qat-int8``,
+``pruned90-clustered16-int8``). ``alexedge pipeline`` calls the same ``compress_run``.
+Every model's and variant's top-1 per validation image goes to ``RUN/predictions.npz``
+(``alexedge.predictions``): the report's per-class damage and confusion come from it.
 """
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -23,25 +24,25 @@ from typing import Any
 
 import numpy as np
 
+from alexedge import progress
 from alexedge.atomic import write_bytes, write_json, write_text
-from alexedge.compress.config import QUANTIZATION_MODES, CompressConfig
+from alexedge.compress.config import CompressConfig
 from alexedge.compress.inputs import RunInputs, load_run_inputs
 from alexedge.compress.measure import VariantMeasurement, measure_variant
 from alexedge.compress.schema import SCHEMA_VERSION, merge_variants_doc, validate_variants_doc
 from alexedge.compress.verify import raise_for_failures
 from alexedge.config import config_to_dict
-from alexedge.preprocess import center_crops
-from alexedge.run import LABELS, VARIANTS_DIR, VARIANTS_JSON
+from alexedge.errors import AlexEdgeError
+from alexedge.metrics import ranked_classes, top_k_scores
+from alexedge.modes import MODES, QUANTIZATION_MODES
+from alexedge.predictions import read_predictions, write_predictions
+from alexedge.preprocess import MODEL_INPUT_MEAN, MODEL_INPUT_STD, center_crops
+from alexedge.run import LABELS, PREDICTIONS, VARIANTS_DIR, VARIANTS_JSON
 
 __all__ = ["CompressResult", "SourcePlan", "compress_run", "plan_family", "variant_name"]
 
 Say = Callable[[str], None]
 _LRN = "LOCAL_RESPONSE_NORMALIZATION"
-_INTEGER_WEIGHTS = ("dynamic", "int8")
-
-
-def _say(message: str) -> None:
-    print(f"[alexedge] {message}", file=sys.stderr, flush=True)
 
 
 @dataclass(frozen=True)
@@ -75,7 +76,7 @@ class CompressResult:
 def variant_name(source: str, mode: str, per_channel: bool = True) -> str:
     """``int8``, ``pruned90-int8``; ``-per-tensor`` marks weights with one scale each."""
     name = mode if source == "float" else f"{source}-{mode}"
-    return name if per_channel or mode not in _INTEGER_WEIGHTS else f"{name}-per-tensor"
+    return name if per_channel or not MODES[mode].integer_weights else f"{name}-per-tensor"
 
 
 def _percent(target: float) -> str:
@@ -104,7 +105,9 @@ def _derived(
     prefix = "" if parent == "float" else f"{parent}-"
     plans = []
     if config.qat:
-        plans.append(SourcePlan(f"{prefix}qat", parent, "qat", ("int8",), target, qat=True))
+        # QAT trains for integer arithmetic: only the full-integer modes are worth exporting.
+        integer = tuple(m for m in modes if MODES[m].integer_io)
+        plans.append(SourcePlan(f"{prefix}qat", parent, "qat", integer, target, qat=True))
     if config.clusters and cluster:
         name = f"{prefix}clustered{config.clusters}"
         plans.append(SourcePlan(name, parent, "cluster", modes, target, clusters=config.clusters))
@@ -118,7 +121,7 @@ def compress_run(
     representative: Path | None = None,
     data_root: Path | None = None,
     strict: bool = True,
-    say: Say = _say,
+    say: Say = progress.say,
 ) -> CompressResult:
     """Make, write, measure and verify every planned variant of the run in ``run_dir``.
 
@@ -141,15 +144,20 @@ def compress_run(
     models: dict[str, Any] = {"float": inputs.model}
     keras: dict[str, dict[str, Any]] = {}
     measured: list[VariantMeasurement] = []
+    top1 = _Top1(run_dir, inputs.val_split.labels)
     for i, plan in enumerate(plans):
         model = models[plan.name] = _build(plan, models, inputs, config, say)
         predictions, keras[plan.name] = _score_keras(plan, model, crops, inputs, config)
+        top1.keras[plan.name] = predictions
         _report_source(plan.name, keras[plan.name], say)
         for mode in plan.modes:
-            measured.append(_variant(plan, mode, model, predictions, keras, inputs, config, say))
+            m, variant_top1 = _variant(plan, mode, model, predictions, keras, inputs, config, say)
+            measured.append(m)
+            top1.variants[m.name] = variant_top1
         _release(models, plans[i + 1 :])
         doc = _document(inputs, config, keras, measured, previous)
         write_json(run_dir / VARIANTS_JSON, doc)
+        top1.write()
     result = CompressResult(run_dir, doc, tuple(measured))
     if strict:
         result.raise_for_failures()
@@ -171,7 +179,7 @@ def _build(
     if plan.technique == "prune":
         from alexedge.compress.prune import prune
 
-        return prune(parent, data, replace(config, sparsity=plan.sparsity_target))
+        return prune(parent, data, config, plan.sparsity_target)
     if plan.technique == "cluster":
         from alexedge.compress.cluster import cluster
 
@@ -207,18 +215,15 @@ def _score_keras(
     plan: SourcePlan, model: Any, crops: np.ndarray, inputs: RunInputs, config: CompressConfig
 ) -> tuple[np.ndarray, dict[str, Any]]:
     probs = _predict(model, crops)
-    labels = inputs.val_split.labels
-    ranked = np.argsort(-probs, axis=1, kind="stable")[:, :5]
     entry: dict[str, Any] = {
-        "top1": float(np.mean(ranked[:, 0] == labels)),
-        "top5": float(np.mean(np.any(ranked == labels[:, None], axis=1))),
+        **top_k_scores(probs, inputs.val_split.labels),
         "sparsity_target": plan.sparsity_target,
         "clusters": plan.clusters,
         "qat": plan.qat,
     }
     if plan.technique in ("prune", "cluster"):
         entry.update(_sparsity_entry(plan, model, config))
-    return ranked[:, 0], entry
+    return ranked_classes(probs, 1)[:, 0], entry
 
 
 def _sparsity_entry(plan: SourcePlan, model: Any, config: CompressConfig) -> dict[str, Any]:
@@ -240,15 +245,16 @@ def _variant(
     inputs: RunInputs,
     config: CompressConfig,
     say: Say,
-) -> VariantMeasurement:
-    """convert -> write -> measure -> verify one variant."""
+) -> tuple[VariantMeasurement, np.ndarray]:
+    """convert -> write -> measure -> verify one variant; also its top-1 per val image."""
     from alexedge.compress.convert import convert
 
     name = variant_name(plan.name, mode, config.per_channel)
-    calibration = inputs.calibration if mode == "int8" else None
+    calibration = inputs.calibration if MODES[mode].needs_calibration else None
     data = convert(model, mode, calibration, config.io_type, config.per_channel)
+    data = _with_metadata(data, name, inputs)
     path = write_bytes(inputs.run_dir / VARIANTS_DIR / f"{name}.tflite", data)
-    m = measure_variant(
+    m, variant_top1 = measure_variant(
         name,
         path,
         plan.name,
@@ -261,10 +267,25 @@ def _variant(
         clusters=plan.clusters,
         per_channel=config.per_channel,
     )
-    if mode == "int8" and m.io != config.io_type and m.status == "ok":
+    if MODES[mode].integer_io and m.io != config.io_type and m.status == "ok":
         m = replace(m, status="failed", error=f"{name}: I/O is {m.io}, not --io {config.io_type}")
     _report(m, say)
-    return m
+    return m, variant_top1
+
+
+def _with_metadata(data: bytes, name: str, inputs: RunInputs) -> bytes:
+    """Every variant carries its labels and input normalization (TFLite metadata), so
+    ``alexedge classify`` and MediaPipe name the classes and feed raw pixels unasked.
+    ``alexedge package`` rewrites it with the full description for the phone."""
+    from alexedge.edge_runtime.metadata import ImageInputMetadata, ModelMetadata, write_metadata
+
+    labels = "".join(f"{n}\n" for n in inputs.dataset.class_names).encode()
+    metadata = ModelMetadata(
+        name=f"{inputs.train_config.model} {name}",
+        description=f"alexedge variant {name} of {inputs.run_dir.name}",
+        input=ImageInputMetadata(mean=MODEL_INPUT_MEAN, std=MODEL_INPUT_STD),
+    )
+    return write_metadata(data, metadata, {metadata.output.labels_file: labels})
 
 
 def _report_source(name: str, entry: dict[str, Any], say: Say) -> None:
@@ -282,7 +303,7 @@ def _report(m: VariantMeasurement, say: Say) -> None:
         f"(Keras {m.keras_top1:.3f}), agreement {m.keras_agreement:.3f}, "
         f"{m.latency_ms_1_thread:.2f}/{m.latency_ms_2_threads:.2f} ms{status}"
     )
-    if m.quantization == "int8" and m.float_ops:
+    if MODES[m.quantization].integer_io and m.float_ops:
         ops = ", ".join(f"{op} x{n}" for op, n in m.float_ops.items())
         hint = (
             " (TFLite has no integer LRN kernel); for full-int8 deployment use the "
@@ -291,6 +312,28 @@ def _report(m: VariantMeasurement, say: Say) -> None:
             else ""
         )
         say(f"{m.name}: ops left in float between DEQUANTIZE/QUANTIZE: {ops}{hint}")
+
+
+class _Top1:
+    """``RUN/predictions.npz`` (``alexedge.predictions``), rewritten with each source.
+
+    What an earlier compress of the same run measured and this one did not is kept,
+    as ``merge_variants_doc`` keeps its rows.
+    """
+
+    def __init__(self, run_dir: Path, labels: np.ndarray) -> None:
+        self.run_dir, self.labels = run_dir, labels
+        self.keras: dict[str, np.ndarray] = {}
+        self.variants: dict[str, np.ndarray] = {}
+        try:
+            old = read_predictions(run_dir / PREDICTIONS)
+        except AlexEdgeError:
+            return
+        if np.array_equal(old.labels, labels):
+            self.keras, self.variants = old.keras, old.variants
+
+    def write(self) -> None:
+        write_predictions(self.run_dir, self.labels, self.keras, self.variants)
 
 
 def _read_previous(run_dir: Path) -> dict[str, Any] | None:

@@ -9,23 +9,23 @@ written. The training split is decoded only when a fine-tune needs it.
 from __future__ import annotations
 
 import json
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from alexedge.config import TrainConfig, config_from_dict
 from alexedge.data.dataset import ImageDataset, Sample
 from alexedge.data.decode import DecodedSplit, decode_split
 from alexedge.data.files import list_images
 from alexedge.data.stats import ChannelStats
-from alexedge.errors import ConfigError, DataError, ModelError
+from alexedge.errors import ConfigError, DataError
 from alexedge.preprocess import base_size_for, eval_transform
-from alexedge.run import BEST_MODEL, DATA_STATS, DATASET, TRAIN_CONFIG, reload_dataset
+from alexedge.progress import say
+from alexedge.run import BEST_MODEL, DATA_STATS, TRAIN_CONFIG, check_trained_run, reload_dataset
+from alexedge.train.config import TrainConfig, train_config_from_dict
 
-__all__ = ["RunInputs", "check_run_folder", "load_calibration", "load_run_inputs"]
+__all__ = ["RunInputs", "load_calibration", "load_run_inputs"]
 
 # Calibration draws from this many candidates at most, so a huge folder with a few
 # good images is not decoded in full.
@@ -60,20 +60,6 @@ class RunInputs:
             base = base_size_for(self.train_config.input_size)
             self._train_split = decode_split(self.dataset.train, base, "decoding train images")
         return self._train_split
-
-
-def check_run_folder(run_dir: Path) -> None:
-    """Refuse a folder that is not a finished training run (no TensorFlow needed)."""
-    if not run_dir.is_dir():
-        raise DataError(f"{run_dir}: no such run folder")
-    if not (run_dir / BEST_MODEL).is_file():
-        raise ModelError(
-            f"{run_dir}: no trained model ({BEST_MODEL}); train one first "
-            "(alexedge pipeline --out RUN)"
-        )
-    for name in (TRAIN_CONFIG, DATA_STATS, DATASET):
-        if not (run_dir / name).is_file():
-            raise DataError(f"{run_dir}: incomplete run folder, {name} is missing")
 
 
 def _read_json(path: Path) -> dict[str, Any]:
@@ -128,11 +114,11 @@ def load_run_inputs(
     data_root: Path | None = None,
 ) -> RunInputs:
     """Check and load the run; the expensive, TensorFlow-bound steps come last."""
-    check_run_folder(run_dir)
+    check_trained_run(run_dir)
     if representative is not None and not representative.is_dir():
         raise DataError(f"{representative}: no such representative dataset folder")
     try:
-        train_config = config_from_dict(TrainConfig, _read_json(run_dir / TRAIN_CONFIG))
+        train_config = train_config_from_dict(_read_json(run_dir / TRAIN_CONFIG))
     except (TypeError, ConfigError) as e:
         raise DataError(f"{run_dir / TRAIN_CONFIG}: not a training config ({e})") from e
     stats = ChannelStats.from_dict(_read_json(run_dir / DATA_STATS))
@@ -140,10 +126,9 @@ def load_run_inputs(
     size = train_config.input_size
     calibration = _calibration(representative, dataset, size, calibration_images, seed)
     if len(calibration) < calibration_images:
-        print(
-            f"[alexedge] note: calibrating int8 with {len(calibration)} images "
-            f"(fewer than the {calibration_images} asked for)",
-            file=sys.stderr,
+        say(
+            f"note: calibrating int8 with {len(calibration)} images "
+            f"(fewer than the {calibration_images} asked for)"
         )
     from alexedge.train.loop import load_model  # TensorFlow loads only from here on
     from alexedge.train.precision import float32_model

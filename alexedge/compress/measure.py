@@ -11,8 +11,6 @@ float ops, zeros) is read from the exported bytes themselves.
 from __future__ import annotations
 
 import gzip
-import statistics
-import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -23,7 +21,7 @@ from alexedge.compress.tflite_weights import count_weights
 from alexedge.compress.verify import check_agreement
 from alexedge.data.dataset import Sample
 from alexedge.edge_runtime import evaluate_tflite
-from alexedge.edge_runtime.interpreter import load_interpreter
+from alexedge.edge_runtime.latency import measure_latency
 
 __all__ = ["VariantMeasurement", "measure_latency_ms", "measure_variant"]
 
@@ -66,17 +64,8 @@ class VariantMeasurement:
 
 
 def measure_latency_ms(path: Path, threads: int, runs: int = 30) -> float:
-    """Median wall time of one invoke on a zero image, after a warm-up invoke."""
-    interpreter, _ = load_interpreter(path, threads=threads)
-    detail = interpreter.get_input_details()[0]
-    interpreter.set_tensor(detail["index"], np.zeros(detail["shape"], detail["dtype"]))
-    interpreter.invoke()
-    times = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        interpreter.invoke()
-        times.append((time.perf_counter() - start) * 1e3)
-    return statistics.median(times)
+    """Median single-image invoke time: the edge runtime's one latency measurement."""
+    return measure_latency(path, threads=threads, runs=runs).median_ms
 
 
 def measure_variant(
@@ -92,11 +81,14 @@ def measure_variant(
     qat: bool = False,
     clusters: int = 0,
     per_channel: bool = True,
-) -> VariantMeasurement:
+) -> tuple[VariantMeasurement, np.ndarray]:
     """Evaluate, size, time and verify one exported file against its Keras model.
 
     Never raises for a low agreement: the row says ``status: "failed"`` so the other
     variants' measurements are kept; ``verify.raise_for_failures`` fails loudly.
+
+    Returns:
+        The measurement and the variant's top-1 class for each validation sample.
     """
     data = path.read_bytes()
     weights = count_weights(data)
@@ -104,7 +96,7 @@ def measure_variant(
     agreement = float(np.mean(result.predictions == np.asarray(keras_predictions)))
     inp, out = io_tensors(data)
     check = check_agreement(name, quantization, agreement)
-    return VariantMeasurement(
+    measurement = VariantMeasurement(
         name=name,
         file=path.name,
         source=source,
@@ -131,3 +123,4 @@ def measure_variant(
         status="ok" if check.ok else "failed",
         error=check.message,
     )
+    return measurement, result.predictions

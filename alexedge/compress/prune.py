@@ -14,7 +14,7 @@ can be spread by layer size (``allocate_sparsity``) and the first conv stays den
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import numpy as np
 import tensorflow_model_optimization as tfmot
@@ -23,10 +23,7 @@ import tf_keras as keras
 from alexedge.compress.config import CompressConfig
 from alexedge.compress.finetune import FinetuneData, finetune, steps_per_epoch
 from alexedge.compress.wrap import PRUNABLE, weight_layers, wrap_layers
-from alexedge.data.decode import DecodedSplit
-from alexedge.data.stats import ChannelStats
 from alexedge.preprocess import center_crops
-from alexedge.train.config import TrainConfig
 
 __all__ = [
     "LayerSparsity",
@@ -35,7 +32,6 @@ __all__ = [
     "layer_sparsity",
     "overall_sparsity",
     "prune",
-    "prune_and_finetune",
     "reestimate_batchnorm",
     "wrap_for_pruning",
 ]
@@ -111,13 +107,13 @@ def allocate_sparsity(
     }
 
 
-def wrap_for_pruning(model: keras.Model, config: CompressConfig, total_steps: int) -> keras.Model:
+def wrap_for_pruning(
+    model: keras.Model, config: CompressConfig, target: float, total_steps: int
+) -> keras.Model:
     """``prune_low_magnitude`` around every Conv2D/Dense layer outside ``skip_layers``."""
     layers = weight_layers(model, config.skip_layers)
     targets = allocate_sparsity(
-        {layer.name: tuple(layer.kernel.shape) for layer in layers},
-        config.sparsity,
-        config.allocation,
+        {layer.name: tuple(layer.kernel.shape) for layer in layers}, target, config.allocation
     )
     end = max(1, round(config.prune_end_fraction * total_steps))
     frequency = config.prune_frequency or max(1, end // 30)
@@ -137,10 +133,13 @@ def wrap_for_pruning(model: keras.Model, config: CompressConfig, total_steps: in
     return wrap_layers(model, wrap)
 
 
-def prune(model: keras.Model, data: FinetuneData, config: CompressConfig) -> keras.Model:
-    """wrap -> fine-tune -> strip -> re-estimate BN; ``model`` itself is left untouched."""
+def prune(
+    model: keras.Model, data: FinetuneData, config: CompressConfig, target: float
+) -> keras.Model:
+    """wrap -> fine-tune -> strip -> re-estimate BN to ``target`` sparsity (of the layers
+    outside ``config.skip_layers``); ``model`` itself is left untouched."""
     total = steps_per_epoch(data) * config.finetune_epochs
-    wrapped = wrap_for_pruning(model, config, total)
+    wrapped = wrap_for_pruning(model, config, target, total)
     finetune(wrapped, data, config, [tfmot.sparsity.keras.UpdatePruningStep()])
     stripped = tfmot.sparsity.keras.strip_pruning(wrapped)
     reestimate_batchnorm(stripped, bn_images(data))
@@ -156,21 +155,6 @@ def bn_images(data: FinetuneData, count: int = 40 * 128) -> np.ndarray:
     split, size = data.train_split, data.train_config.input_size
     order = np.random.default_rng(0).permutation(len(split))[:count]
     return center_crops((split.images[i] for i in order), size).astype(np.float32)
-
-
-def prune_and_finetune(
-    model: keras.Model,
-    train_split: DecodedSplit,
-    num_classes: int,
-    stats: ChannelStats,
-    train_config: TrainConfig,
-    config: CompressConfig,
-    sparsity: float | None = None,
-) -> keras.Model:
-    """Prune ``model`` to ``sparsity`` (default ``config.sparsity``); return it stripped."""
-    if sparsity is not None:
-        config = replace(config, sparsity=sparsity)
-    return prune(model, FinetuneData(train_split, num_classes, stats, train_config), config)
 
 
 def reestimate_batchnorm(model: keras.Model, images: np.ndarray, batches: int = 40) -> None:

@@ -15,6 +15,7 @@ replaced, others (whose files still exist) are kept, unknown top-level keys stay
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,7 @@ from alexedge.errors import ModelError
 __all__ = [
     "DOC_KEYS",
     "SCHEMA_VERSION",
+    "SUPPORTED_VERSIONS",
     "V1_VARIANT_KEYS",
     "V2_VARIANT_KEYS",
     "merge_variants_doc",
@@ -64,7 +66,23 @@ V2_VARIANT_KEYS = (
     "status",
     "error",
 )
+SUPPORTED_VERSIONS = (1, 2)
 _STATUSES = ("ok", "failed")
+_TEXTS = ("name", "file", "source", "quantization")
+_NUMBERS = (
+    "bytes",
+    "gzip_bytes",
+    "weights",
+    "nonzero_weights",
+    "top1",
+    "top5",
+    "keras_top1",
+    "keras_agreement",
+    "latency_ms_1_thread",
+    "latency_ms_2_threads",
+    "megabytes",
+    "sparsity",
+)
 _SHARES = ("top1", "top5", "keras_top1", "keras_agreement", "sparsity", "sparsity_target")
 
 
@@ -90,28 +108,61 @@ def merge_variants_doc(
     return doc
 
 
-def validate_variants_doc(doc: Mapping[str, Any]) -> None:
-    """Raise ``ModelError`` listing every way ``doc`` breaks the schema."""
+def validate_variants_doc(doc: object) -> None:
+    """Raise ``ModelError`` listing every way ``doc`` breaks the schema.
+
+    Checks presence, types and ranges of every field readers use, and the schema
+    version, so any reader (compress, package, report) can trust a validated document:
+    a malformed file is one clear error, never a ``KeyError`` or ``TypeError`` later.
+    """
+    if not isinstance(doc, Mapping):
+        raise ModelError(f"variants.json must be a JSON object, got {type(doc).__name__}")
     problems = [f"missing key {k!r}" for k in DOC_KEYS if k not in doc]
     if not problems:
-        problems += [f"dataset: missing {k!r}" for k in DATASET_KEYS if k not in doc["dataset"]]
-        problems += _keras_problems(doc["keras"])
-        version = doc["schema_version"]
-        for v in doc["variants"]:
-            problems += _variant_problems(v, version)
-        names = [v.get("name") for v in doc["variants"]]
-        problems += [f"variant {n!r} listed twice" for n in set(names) if names.count(n) > 1]
+        problems = _doc_problems(doc)
     if problems:
         raise ModelError("variants.json does not follow the schema: " + "; ".join(problems))
 
 
+def _doc_problems(doc: Mapping[str, Any]) -> list[str]:
+    version = doc["schema_version"]
+    if isinstance(version, bool) or version not in SUPPORTED_VERSIONS:
+        return [
+            f"schema_version {version!r} is not one this alexedge reads "
+            f"({', '.join(map(str, SUPPORTED_VERSIONS))}); a newer alexedge wrote it?"
+        ]
+    if not isinstance(doc["dataset"], Mapping):
+        return ["'dataset' must be an object"]
+    if not isinstance(doc["keras"], Mapping) or not isinstance(doc["variants"], list):
+        return ["'keras' must be an object and 'variants' a list"]
+    problems = [f"dataset: missing {k!r}" for k in DATASET_KEYS if k not in doc["dataset"]]
+    problems += _keras_problems(doc["keras"])
+    for i, v in enumerate(doc["variants"]):
+        if isinstance(v, Mapping):
+            problems += _variant_problems(v, version)
+        else:
+            problems.append(f"variants[{i}] is not an object")
+    names = [v.get("name") for v in doc["variants"] if isinstance(v, Mapping)]
+    problems += [f"variant {n!r} listed twice" for n in set(names) if names.count(n) > 1]
+    return problems
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
 def _keras_problems(keras: Mapping[str, Any]) -> list[str]:
-    return [
-        f"keras[{name!r}]: missing {k!r}"
-        for name, scores in keras.items()
-        for k in ("top1", "top5")
-        if k not in scores
-    ]
+    problems = []
+    for name, scores in keras.items():
+        if not isinstance(scores, Mapping):
+            problems.append(f"keras[{name!r}] is not an object")
+            continue
+        problems += [
+            f"keras[{name!r}]: {k} must be a share in [0, 1]"
+            for k in ("top1", "top5")
+            if not (_is_number(scores.get(k)) and 0 <= scores[k] <= 1)
+        ]
+    return problems
 
 
 def _variant_problems(v: Mapping[str, Any], version: int) -> list[str]:
@@ -119,12 +170,23 @@ def _variant_problems(v: Mapping[str, Any], version: int) -> list[str]:
     name = v.get("name", "?")
     problems = [f"variant {name!r}: missing {k!r}" for k in keys if k not in v]
     problems += [
+        f"variant {name!r}: {k} = {v[k]!r} is not text"
+        for k in _TEXTS
+        if k in v and not isinstance(v[k], str)
+    ]
+    problems += [
+        f"variant {name!r}: {k} = {v[k]!r} is not a number"
+        for k in _NUMBERS
+        if k in v and not _is_number(v[k])
+    ]
+    problems += [
         f"variant {name!r}: {k} = {v[k]!r} is not a share in [0, 1]"
         for k in _SHARES
-        if k in v and not (isinstance(v[k], int | float) and 0 <= v[k] <= 1)
+        if k in v and _is_number(v[k]) and not 0 <= v[k] <= 1
     ]
     if "status" in v and v["status"] not in _STATUSES:
         problems.append(f"variant {name!r}: status {v['status']!r} is not one of {_STATUSES}")
-    if v.get("bytes", 1) <= 0 or v.get("gzip_bytes", 1) <= 0:
+    sizes = [v.get(k, 1) for k in ("bytes", "gzip_bytes")]
+    if any(_is_number(x) and x <= 0 for x in sizes):
         problems.append(f"variant {name!r}: sizes must be positive")
     return problems

@@ -7,11 +7,12 @@ survived stripping, quantization and conversion.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["WeightCount", "count_weights"]
+__all__ = ["WeightCount", "count_weights", "weight_tensors"]
 
 # TFLite TensorType enum -> numpy dtype, for the types weights are stored in.
 _DTYPES = {0: np.float32, 1: np.float16, 2: np.int32, 3: np.uint8, 9: np.int8, 7: np.int16}
@@ -29,12 +30,14 @@ class WeightCount:
         return 1.0 - self.nonzero / self.total if self.total else 0.0
 
 
-def count_weights(tflite_bytes: bytes) -> WeightCount:
-    """Weights are constant tensors of rank >= 2 (kernels and FC matrices); biases are not."""
+def weight_tensors(
+    tflite_bytes: bytes, min_elements: int = _MIN_WEIGHT_ELEMENTS
+) -> Iterator[tuple[str, tuple[int, ...], np.ndarray]]:
+    """``(tensor name, shape, values)`` of each weight: a constant tensor of rank >= 2
+    (kernels and FC matrices, not biases) with at least ``min_elements`` values."""
     from ai_edge_litert import schema_py_generated as schema
 
     model = schema.ModelT.InitFromObj(schema.Model.GetRootAsModel(tflite_bytes, 0))
-    total = nonzero = 0
     for subgraph in model.subgraphs or []:
         for tensor in subgraph.tensors or []:
             data = model.buffers[tensor.buffer].data
@@ -42,8 +45,15 @@ def count_weights(tflite_bytes: bytes) -> WeightCount:
             if data is None or dtype is None or tensor.shape is None or len(tensor.shape) < 2:
                 continue
             values = np.frombuffer(bytes(np.asarray(data, np.uint8)), dtype=dtype)
-            if values.size < _MIN_WEIGHT_ELEMENTS:
-                continue
-            total += values.size
-            nonzero += int(np.count_nonzero(values))
+            if values.size >= min_elements:
+                name = tensor.name.decode(errors="replace")
+                yield name, tuple(int(d) for d in tensor.shape), values
+
+
+def count_weights(tflite_bytes: bytes) -> WeightCount:
+    """All weights of the file (``weight_tensors``) and how many are not zero."""
+    total = nonzero = 0
+    for _, _, values in weight_tensors(tflite_bytes):
+        total += values.size
+        nonzero += int(np.count_nonzero(values))
     return WeightCount(total, nonzero)

@@ -2,7 +2,7 @@
 
 A variant is checked against the Keras model it was converted from: the share of
 validation images with the same top-1 must reach the floor of its quantization
-mode (``config.MIN_AGREEMENT``). A failed variant keeps its measurements (marked
+mode (``alexedge.modes``). A failed variant keeps its measurements (marked
 ``status: "failed"`` in ``variants.json``) so a person can see how far off it is;
 ``raise_for_failures`` then turns the failures into one error and a non-zero exit.
 """
@@ -12,8 +12,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from alexedge.compress.config import MIN_AGREEMENT
 from alexedge.errors import ModelError
+from alexedge.modes import MODES
 
 __all__ = ["AgreementCheck", "AgreementError", "check_agreement", "raise_for_failures"]
 
@@ -50,9 +50,9 @@ class AgreementCheck:
 
 def check_agreement(name: str, quantization: str, agreement: float) -> AgreementCheck:
     """Compare ``agreement`` (a share in [0, 1]) with the floor of ``quantization``."""
-    if quantization not in MIN_AGREEMENT:
+    if quantization not in MODES:
         raise ModelError(f"{name}: no agreement floor for quantization {quantization!r}")
-    return AgreementCheck(name, quantization, agreement, MIN_AGREEMENT[quantization])
+    return AgreementCheck(name, quantization, agreement, MODES[quantization].agreement_floor)
 
 
 def raise_for_failures(rows: Iterable[Mapping[str, object]]) -> None:
