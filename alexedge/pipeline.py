@@ -1,135 +1,168 @@
-"""``alexedge pipeline``: train -> evaluate -> prune -> export -> measure -> package -> report.
+"""``alexedge pipeline``: ``train`` -> ``compress`` -> ``package`` -> ``report`` on one run folder.
 
-Each stage is a function over a ``_Run`` (the run folder plus what earlier stages
-produced); this module only sequences them and records timings. All inputs are
-validated before the first file is written.
+The pipeline is the four commands in a row, through the same library functions
+(``train_run``, ``compress_run``, ``package_run``, ``write_report``), so a run made here
+and one made command by command hold the same files, variant names and validated
+``variants.json``. What it adds: the built-in dataset when no ``--data`` is given, one
+validation of every input before the first file is written, stage timings in
+``pipeline.json``, and the rule that nothing is packaged when a variant failed its
+agreement floor (the run ends with that error, after the report is written).
 """
 
 from __future__ import annotations
 
 import shutil
-import sys
 import time
-from collections.abc import Callable
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from alexedge.atomic import write_json
-from alexedge.config import PipelineConfig, config_to_dict
-from alexedge.data.dataset import ImageDataset, load_dataset
-from alexedge.data.decode import DecodedSplit
-from alexedge.data.stats import ChannelStats
+from alexedge.compress.config import CompressConfig
+from alexedge.config import config_to_dict, require
 from alexedge.data.synth import SynthConfig, synthesize_dataset
-from alexedge.errors import ConfigError
-from alexedge.train.run_config import DataConfig
+from alexedge.progress import say
+from alexedge.quiet import import_tensorflow
+from alexedge.run import PIPELINE_MARKER, check_replaceable_folder
+from alexedge.train.config import TrainConfig
+from alexedge.train.run_config import DataConfig, RunConfig
 
-__all__ = ["PipelineResult", "check_output_folder", "run_pipeline"]
+__all__ = ["PipelineConfig", "PipelineResult", "run_pipeline"]
 
-_MARKER = "pipeline.json"
+_DATA = "data"  # where the built-in dataset is written inside the run folder
 
 
-@dataclass
-class _Run:
-    config: PipelineConfig
+@dataclass(frozen=True)
+class PipelineConfig:
+    """The whole chain: one stage config each, plus the built-in dataset's size.
+
+    ``data`` None means: synthesize the built-in dataset into ``OUT/data``.
+    """
+
     out: Path
-    dataset: ImageDataset | None = None
-    train_split: DecodedSplit | None = None
-    val_split: DecodedSplit | None = None
-    stats: ChannelStats | None = None
-    models: dict[str, Any] = field(default_factory=dict)  # "float" / "pruned" Keras models
-    keras: dict[str, dict[str, Any]] = field(default_factory=dict)
-    variants: list[dict[str, Any]] = field(default_factory=list)
-    report: dict[str, Any] = field(default_factory=dict)
-    timings: dict[str, float] = field(default_factory=dict)
+    data: Path | None = None
+    classes: int | None = None
+    classes_file: Path | None = None
+    layout: str = "auto"
+    val_fraction: float = 0.1
+    train: TrainConfig = field(default_factory=TrainConfig)
+    compress: CompressConfig = field(default_factory=CompressConfig)
+    synth_per_class: int = 400
+    synth_val_per_class: int = 50
+    synth_size: int = 64
+    force: bool = False
+
+    def __post_init__(self) -> None:
+        require(
+            self.classes is None or self.classes >= 2,
+            f"--classes must be at least 2, got {self.classes}",
+        )
+        require(self.synth_per_class >= 1, "images per class must be at least 1")
+        require(self.synth_val_per_class >= 1, "validation images per class must be at least 1")
+        require(
+            0 < self.val_fraction < 1, f"--val-fraction must be in (0, 1), got {self.val_fraction}"
+        )
+        require(
+            self.classes_file is None or self.data is not None,
+            "--classes-file needs --data (the built-in dataset has its own classes)",
+        )
+
+    def data_config(self) -> DataConfig:
+        """The dataset ``train`` reads: the user's, or the built-in one inside ``out``."""
+        if self.data is None:
+            return DataConfig(self.out / _DATA, "folders")
+        return DataConfig(
+            self.data, self.layout, self.classes, self.classes_file, self.val_fraction
+        )
+
+    def synth_config(self) -> SynthConfig:
+        return SynthConfig(
+            classes=self.classes or 20,
+            per_class=self.synth_per_class,
+            val_per_class=self.synth_val_per_class,
+            size=self.synth_size,
+            seed=self.train.seed,
+        )
 
 
 @dataclass(frozen=True)
 class PipelineResult:
     out: Path
-    report: dict[str, Any]
+    doc: dict[str, Any]  # the run's variants.json
     table: str
-
-
-def _say(message: str) -> None:
-    print(f"[alexedge] {message}", file=sys.stderr, flush=True)
-
-
-@contextmanager
-def _stage(run: _Run, name: str):
-    _say(f"{name} ...")
-    start = time.perf_counter()
-    yield
-    run.timings[name] = time.perf_counter() - start
-    _say(f"{name}: {run.timings[name]:.1f} s")
-
-
-def check_output_folder(out: Path, force: bool) -> None:
-    """Refuse a non-empty folder unless ``force`` and it is an earlier alexedge run.
-
-    ``--force`` deletes the folder, so it is only honoured for folders this tool
-    made (they hold ``pipeline.json``): a typo cannot wipe a home directory.
-    """
-    if out.exists() and not out.is_dir():
-        raise ConfigError(f"{out}: exists and is not a folder")
-    if not out.exists() or not any(out.iterdir()):
-        return
-    if not force:
-        raise ConfigError(f"{out}: folder exists and is not empty (use --force to replace it)")
-    if not (out / _MARKER).is_file():
-        raise ConfigError(f"{out}: not an alexedge run folder; refusing to delete it with --force")
-
-
-def _user_data(config: PipelineConfig) -> DataConfig:
-    assert config.data is not None
-    return DataConfig(
-        config.data, config.layout, config.classes, config.classes_file, config.val_fraction
-    )
+    timings: dict[str, float]
 
 
 def run_pipeline(config: PipelineConfig) -> PipelineResult:
-    check_output_folder(config.out, config.force)
-    dataset = _user_data(config).load(config.train.seed) if config.data else None
-    synth = None if dataset else _synth_config(config)
+    """Run every stage into ``config.out``; ``AgreementError`` if a variant failed its floor.
+
+    Raises before writing anything when an input is bad (folder, dataset, model).
+    """
+    check_replaceable_folder(config.out, config.force)
+    synth = config.synth_config() if config.data is None else None
+    if synth is None:
+        config.data_config().load(config.train.seed)  # fails on bad data before any write
+    import_tensorflow()
+    from alexedge.train.session import check_model
+
+    check_model(config.train)
     if config.out.exists():
         shutil.rmtree(config.out)
     config.out.mkdir(parents=True)
-    run = _Run(config, config.out, dataset)
-    write_json(run.out / _MARKER, {"status": "running", "config": config_to_dict(config)})
-    if synth is not None:
-        with _stage(run, "synthesize dataset"):
-            synthesize_dataset(synth, run.out / "data")
-            run.dataset = load_dataset(run.out / "data", config.classes)
-    from alexedge import pipeline_stages as stages  # TensorFlow loads only from here on
-
-    for name, step in _steps(stages):
-        with _stage(run, name):
-            step(run)
-    write_json(run.out / _MARKER, {"status": "done", "config": config_to_dict(config)})
+    timings: dict[str, float] = {}
+    _mark(config, "running", timings)
+    try:
+        doc = _run_stages(config, synth, timings)
+    except BaseException:
+        _mark(config, "failed", timings)
+        raise
+    _mark(config, "done", timings)
     from alexedge.report import variants_table
 
-    return PipelineResult(run.out, run.report, variants_table(run.report))
+    return PipelineResult(config.out, doc, variants_table(doc), timings)
 
 
-def _steps(stages: Any) -> list[tuple[str, Callable[[_Run], None]]]:
-    return [
-        ("decode images", stages.decode),
-        ("train", stages.train),
-        ("evaluate Keras model", stages.evaluate_keras),
-        ("prune and fine-tune", stages.prune),
-        ("export TFLite variants", stages.export),
-        ("measure variants", stages.measure),
-        ("package Android assets", stages.package),
-        ("write report", stages.report),
-    ]
+def _run_stages(
+    config: PipelineConfig, synth: SynthConfig | None, timings: dict[str, float]
+) -> dict[str, Any]:
+    from alexedge.android_assets import PackageConfig, package_run
+    from alexedge.compress.family import compress_run
+    from alexedge.report import write_report
+    from alexedge.train.session import train_run
+
+    out = config.out
+    if synth is not None:
+        with _stage("synthesize dataset", timings):
+            synthesize_dataset(synth, out / _DATA)
+    with _stage("train", timings):
+        run = RunConfig(config.data_config(), config.train)
+        train_run(run, out, allowed=(PIPELINE_MARKER, _DATA))
+    with _stage("compress", timings):
+        result = compress_run(out, config.compress, strict=False)
+    if result.failed:
+        say("not packaging: a variant failed its agreement check (see REPORT.md)")
+    elif not any(v["io"] == "uint8" for v in result.doc["variants"]):
+        say("not packaging: no uint8-input variant (`alexedge package RUN --variant NAME`)")
+    else:
+        with _stage("package", timings):
+            package_run(out, PackageConfig(force=True))
+    with _stage("report", timings):
+        write_report(out)
+    result.raise_for_failures()  # after the report, so the failed rows can be read there
+    return result.doc
 
 
-def _synth_config(config: PipelineConfig) -> SynthConfig:
-    return SynthConfig(
-        classes=config.classes or 20,
-        per_class=config.synth_per_class,
-        val_per_class=config.synth_val_per_class,
-        size=config.synth_size,
-        seed=config.train.seed,
-    )
+@contextmanager
+def _stage(name: str, timings: dict[str, float]) -> Iterator[None]:
+    say(f"{name} ...")
+    start = time.perf_counter()
+    yield
+    timings[name] = round(time.perf_counter() - start, 3)
+    say(f"{name}: {timings[name]:.1f} s")
+
+
+def _mark(config: PipelineConfig, status: str, timings: dict[str, float]) -> None:
+    record = {"status": status, "config": config_to_dict(config), "timings_s": timings}
+    write_json(config.out / PIPELINE_MARKER, record)

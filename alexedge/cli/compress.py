@@ -1,9 +1,8 @@
 """``alexedge compress RUN``: the CLI face of ``alexedge.compress.family.compress_run``.
 
-Kept out of ``cli.py`` so the compression options live beside nothing else; ``cli.py``
-calls ``register(app)``. Options are parsed and validated into a ``CompressConfig``
-before anything heavy is imported, so bad input costs no TensorFlow start-up and
-leaves the run folder untouched.
+Options are parsed and validated into a ``CompressConfig`` before anything heavy is
+imported, so bad input costs no TensorFlow start-up and leaves the run folder untouched.
+The run's report is rewritten at the end, as the pipeline does.
 """
 
 from __future__ import annotations
@@ -13,7 +12,13 @@ from typing import Annotated
 
 import typer
 
+from alexedge.cli.errors import handle_errors
+from alexedge.modes import MODES, QUANTIZATION_MODES
+from alexedge.quiet import import_tensorflow
+
 __all__ = ["register"]
+
+_MODES_HELP = "; ".join(f"{m.name}: {m.description}" for m in MODES.values())
 
 
 def compress(
@@ -23,8 +28,8 @@ def compress(
     ] = "0.75",
     quantize: Annotated[
         str,
-        typer.Option(help="TFLite modes, comma-separated: float32, dynamic, float16, int8."),
-    ] = "float32,dynamic,float16,int8",
+        typer.Option(help=f"TFLite modes, comma-separated ({_MODES_HELP})."),
+    ] = ",".join(QUANTIZATION_MODES),
     qat: Annotated[
         bool,
         typer.Option(help="Also quantization-aware training (pruning-preserving when pruned)."),
@@ -88,17 +93,19 @@ def compress(
         allocation=allocation,
         seed=seed,
     )
+    from alexedge.run import check_trained_run
+
+    check_trained_run(run)
+    import_tensorflow()
     from alexedge.compress.family import compress_run
-    from alexedge.report import variants_table
+    from alexedge.report import write_report
 
     result = compress_run(run, config, representative=representative, data_root=data, strict=False)
-    typer.echo(variants_table(result.doc))
+    report = write_report(run)
+    typer.echo(report.table)
     typer.echo(f"\nVariants: {run / 'variants'}  (measurements: {run / 'variants.json'})")
     result.raise_for_failures()
 
 
 def register(app: typer.Typer) -> None:
-    """Add the ``compress`` command to ``app`` (call it after ``cli.handle_errors`` exists)."""
-    from alexedge.cli_errors import handle_errors
-
     app.command("compress")(handle_errors(compress))

@@ -1,7 +1,7 @@
 """How every CLI command reports failure: one red line and an exit code, no traceback.
 
-Separate from ``alexedge.cli`` so command modules (``cli_train``, ``cli_compress``)
-can use it without importing the app that registers them.
+Separate from ``alexedge.cli``'s app so every command module can use it without
+importing the app that registers them.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""``alexedge train`` and ``alexedge evaluate``: options -> ``RunConfig`` -> library call.
+"""``alexedge train``, ``evaluate`` and ``models``: options -> ``RunConfig`` -> library call.
 
 Recipe options default to None, meaning "not given": the value then comes from
 ``--config``/``--preset`` or ``TrainConfig``'s default, so a config file can be
@@ -13,8 +13,9 @@ from typing import Annotated, Any
 
 import typer
 
-from alexedge.cli_errors import handle_errors
+from alexedge.cli.errors import handle_errors
 from alexedge.errors import ConfigError
+from alexedge.quiet import import_tensorflow
 
 __all__ = ["register"]
 
@@ -33,9 +34,10 @@ _OPTION_NAMES["input_mode"] = "input"  # the parameter behind --input (a builtin
 
 
 def register(app: typer.Typer) -> None:
-    """Add the ``train`` and ``evaluate`` commands to ``app``."""
+    """Add the ``train``, ``evaluate`` and ``models`` commands to ``app``."""
     app.command("train")(handle_errors(train))
     app.command("evaluate")(handle_errors(evaluate))
+    app.command("models")(handle_errors(models))
 
 
 def _opt(help_text: str, *names: str) -> Any:
@@ -135,11 +137,13 @@ def train(
         _refuse_with_resume(
             {**recipe, **data_options, "out": out, "config": config, "preset": preset}
         )
+        import_tensorflow()
         from alexedge.train.session import resume_run
 
         outcome = resume_run(resume, data)
     else:
         run_config = _run_config(data, config, preset, recipe, data_options)
+        import_tensorflow()
         from alexedge.train.session import train_run
 
         outcome = train_run(
@@ -225,8 +229,26 @@ def evaluate(
     ] = False,
 ) -> None:
     """Score RUN/best.keras on the run's validation split; writes RUN/metrics.json."""
+    from alexedge.run import check_trained_run
+
+    check_trained_run(run)
+    import_tensorflow()
     from alexedge.train.evaluate import evaluate_run
 
     metrics = evaluate_run(run, data, ten_crop)
     typer.echo(f"{metrics['images']} validation images")
     _print_metrics(metrics)
+
+
+def models() -> None:
+    """List the registered models: input size, parameters and multiply-adds."""
+    import_tensorflow()
+    from alexedge.train.models.summary import describe_models
+
+    rows = describe_models()
+    typer.echo(f"{'name':<18} {'input':>7} {'classes':>8} {'parameters':>13} {'mult-adds':>15}")
+    for r in rows:
+        typer.echo(
+            f"{r.name:<18} {r.input_size:>7} {r.num_classes:>8} {r.params:>13,} {r.macs:>15,}"
+            f"  {r.description}"
+        )
