@@ -4,7 +4,6 @@
 ``alexedge pipeline`` calls at its end.
 """
 
-from alexedge.android_assets.bundle import AndroidBundle, write_android_assets
 from alexedge.android_assets.package import (
     FILES,
     TARGETS,
@@ -18,11 +17,9 @@ from alexedge.android_assets.package import (
 __all__ = [
     "FILES",
     "TARGETS",
-    "AndroidBundle",
     "Bundle",
     "PackageConfig",
     "default_out",
     "package_run",
     "select_variant",
-    "write_android_assets",
 ]

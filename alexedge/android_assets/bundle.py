@@ -8,28 +8,17 @@ complete old bundle or the complete new one (or, for an instant, absent), never 
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import shutil
 import tempfile
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-from alexedge.atomic import write_bytes, write_json, write_text
 from alexedge.errors import AlexEdgeError
 
-__all__ = ["AndroidBundle", "check_out_folder", "staged_folder", "write_android_assets"]
+__all__ = ["check_out_folder", "staged_folder"]
 
 
-@dataclass(frozen=True)
-class AndroidBundle:
-    folder: Path
-    model_bytes: int
-    sha256: str
-
-
-# Files every bundle holds, old (pipeline) or new: ``force`` replaces only such a folder.
+# Files every bundle holds: ``force`` replaces only such a folder.
 _BUNDLE_MARKERS = ("model.tflite", "manifest.json")
 
 
@@ -83,31 +72,3 @@ def _make_readable(folder: Path) -> None:
     folder.chmod(0o755)
     for path in folder.rglob("*"):
         path.chmod(0o755 if path.is_dir() else 0o644)
-
-
-def write_android_assets(
-    model_path: Path,
-    labels: list[str],
-    out: Path,
-    manifest_extra: dict[str, Any],
-    force: bool = False,
-) -> AndroidBundle:
-    """Bundle one variant without metadata (the pipeline's bundle until it calls ``package_run``).
-
-    Refuses a non-empty ``out`` unless ``force``.
-    """
-    data = model_path.read_bytes()
-    digest = hashlib.sha256(data).hexdigest()
-    with staged_folder(out, force) as tmp:
-        write_bytes(tmp / "model.tflite", data)
-        write_text(tmp / "labels.txt", "".join(f"{label}\n" for label in labels))
-        manifest = {
-            "model": "model.tflite",
-            "labels": "labels.txt",
-            "num_classes": len(labels),
-            "size_bytes": len(data),
-            "sha256": digest,
-            **manifest_extra,
-        }
-        write_json(tmp / "manifest.json", manifest)
-    return AndroidBundle(out, len(data), digest)

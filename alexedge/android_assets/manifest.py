@@ -18,7 +18,7 @@ from alexedge.edge_runtime.metadata import (
     ImageInputMetadata,
     ModelMetadata,
 )
-from alexedge.preprocess import base_size_for
+from alexedge.preprocess import MODEL_INPUT_MEAN, MODEL_INPUT_STD, base_size_for
 
 __all__ = ["MIN_PARSER_VERSION", "NORMALIZATION", "build_manifest", "model_metadata"]
 
@@ -29,7 +29,7 @@ MIN_PARSER_VERSION = "1.0.0"
 # alexedge models take raw 0-255 pixels and normalize inside the graph, so the
 # app-side normalization is the identity. One value, not one per channel: MediaPipe
 # refuses per-channel NormalizationOptions.
-NORMALIZATION = {"mean": (0.0,), "std": (1.0,)}
+NORMALIZATION = {"mean": MODEL_INPUT_MEAN, "std": MODEL_INPUT_STD}
 _PIXEL_RANGE = ((0.0,), (255.0,))
 _PROBABILITY_RANGE = ((0.0,), (1.0,))
 _LISTED_CLASSES = 10

@@ -9,19 +9,15 @@ stays light.
 from alexedge.report.damage import ClassDamage, class_damage, worst_classes
 from alexedge.report.markdown import render_report, variants_table
 from alexedge.report.pareto import pareto_front
-from alexedge.report.predictions import PREDICTIONS, read_predictions, write_predictions
 from alexedge.report.writer import ReportResult, write_report
 
 __all__ = [
-    "PREDICTIONS",
     "ClassDamage",
     "ReportResult",
     "class_damage",
     "pareto_front",
-    "read_predictions",
     "render_report",
     "variants_table",
     "worst_classes",
-    "write_predictions",
     "write_report",
 ]

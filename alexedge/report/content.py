@@ -18,14 +18,14 @@ from typing import Any
 import numpy as np
 
 from alexedge.errors import AlexEdgeError, ModelError
+from alexedge.predictions import read_predictions
 from alexedge.report.confusion_plot import MAX_CONFUSION_CLASSES, confusion_matrix
 from alexedge.report.damage import ClassDamage, class_damage
 from alexedge.report.history import read_curves
 from alexedge.report.layers import LayerRow
-from alexedge.report.predictions import PREDICTIONS, read_predictions
 from alexedge.report.rows import VariantRow, check_doc, variant_rows
 from alexedge.report.saliency import Saliency
-from alexedge.run import BEST_MODEL, HISTORY, LABELS, VARIANTS_DIR, VARIANTS_JSON
+from alexedge.run import BEST_MODEL, HISTORY, LABELS, PREDICTIONS, VARIANTS_DIR, VARIANTS_JSON
 
 __all__ = ["ReportContent", "collect"]
 
@@ -47,9 +47,18 @@ class ReportContent:
     notes: dict[str, str] = field(default_factory=dict)  # section -> why it is missing
 
 
+# A folder holding none of these is not a run: reporting on it would only say so.
+_RUN_FILES = (VARIANTS_JSON, HISTORY, BEST_MODEL)
+
+
 def collect(run_dir: Path) -> ReportContent:
     if not run_dir.is_dir():
         raise AlexEdgeError(f"{run_dir}: no such run folder")
+    if not any((run_dir / name).is_file() for name in _RUN_FILES):
+        raise AlexEdgeError(
+            f"{run_dir}: not an alexedge run folder (none of {', '.join(_RUN_FILES)}); "
+            "make one with alexedge train or alexedge pipeline"
+        )
     content = ReportContent(run_dir)
     _variants(content)
     content.class_names = _class_names(run_dir, content.doc)

@@ -48,7 +48,7 @@ def layer_rows(model: Any, files: Mapping[str, bytes]) -> list[LayerRow]:
     export folds into the kernels), so the column sums to the model's parameter count.
     """
     from alexedge.compress.wrap import weight_layers
-    from alexedge.train.models.summary import _layer_macs, model_stats
+    from alexedge.train.models.summary import layer_macs, model_stats
 
     layers = weight_layers(model)
     kernels = {layer.name: int(np.prod(layer.kernel.shape)) for layer in layers}
@@ -58,7 +58,7 @@ def layer_rows(model: Any, files: Mapping[str, bytes]) -> list[LayerRow]:
             layer.name,
             type(layer).__name__,
             int(layer.count_params()),
-            int(_layer_macs(layer)),
+            int(layer_macs(layer)),
             {v: _share(counts.get(layer.name)) for v, counts in zeros.items()},
         )
         for layer in layers
@@ -80,25 +80,16 @@ def file_layer_zeros(tflite_bytes: bytes, kernels: Mapping[str, int]) -> dict[st
 
     ``kernels`` maps each layer name to its kernel's element count.
     """
-    from ai_edge_litert import schema_py_generated as schema
+    from alexedge.compress.tflite_weights import weight_tensors
 
-    from alexedge.compress.tflite_weights import _DTYPES
-
-    model = schema.ModelT.InitFromObj(schema.Model.GetRootAsModel(tflite_bytes, 0))
     counts: dict[str, tuple[int, int]] = {}
-    for subgraph in model.subgraphs or []:
-        for tensor in subgraph.tensors or []:
-            data = model.buffers[tensor.buffer].data
-            dtype = _DTYPES.get(tensor.type)
-            if data is None or dtype is None or tensor.shape is None or len(tensor.shape) < 2:
-                continue
-            name = tensor.name.decode(errors="replace")
-            layer = _layer_of(name, int(np.prod(tensor.shape)), kernels)
-            if layer is None:
-                continue
-            values = np.frombuffer(bytes(np.asarray(data, np.uint8)), dtype=dtype)
-            total, zeros = counts.get(layer, (0, 0))
-            counts[layer] = (total + values.size, zeros + values.size - np.count_nonzero(values))
+    # Every rank >= 2 constant, however small: a layer is matched by name and size.
+    for name, shape, values in weight_tensors(tflite_bytes, min_elements=1):
+        layer = _layer_of(name, int(np.prod(shape)), kernels)
+        if layer is None:
+            continue
+        total, zeros = counts.get(layer, (0, 0))
+        counts[layer] = (total + values.size, zeros + values.size - np.count_nonzero(values))
     return counts
 
 
