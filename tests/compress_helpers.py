@@ -14,13 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
-from alexedge.atomic import write_json
-from alexedge.config import config_to_dict
-from alexedge.data.dataset import load_dataset
-from alexedge.data.decode import decode_split
 from alexedge.data.stats import channel_stats
 from alexedge.preprocess import base_size_for
-from alexedge.run import DATA_STATS, write_dataset_ref
 from alexedge.train.config import TrainConfig
 
 
@@ -35,22 +30,18 @@ def make_trained_run(
     fc_units: int | None = None,
     learning_rate: float = 0.05,
 ) -> Path:
-    """A run folder with a briefly trained tiny ``model``: what ``compress`` reads."""
-    from alexedge.train import loop
+    """A run folder with a briefly trained tiny ``model``, made by ``alexedge train``'s
+    own ``train_run``: exactly what ``compress``, ``package`` and ``report`` read."""
+    from alexedge.quiet import import_tensorflow
+
+    import_tensorflow()
     from alexedge.train.models import get_spec
+    from alexedge.train.run_config import DataConfig, RunConfig
+    from alexedge.train.session import train_run
 
     spec = get_spec(model)
     size = spec.tiny_input_size
     data = write_colour_dataset(root / "data", classes, per_class, val_per_class, size)
-    dataset = load_dataset(data)
-    run = root / "run"
-    run.mkdir()
-    base = base_size_for(size)
-    train_split = decode_split(dataset.train, base)
-    val_split = decode_split(dataset.val, base)
-    stats = channel_stats(train_split.images)
-    write_json(run / DATA_STATS, stats.to_dict())
-    write_dataset_ref(run, dataset, 0.1, 0)
     options = dict(spec.tiny_options)
     config = TrainConfig(
         model=model,
@@ -63,8 +54,8 @@ def make_trained_run(
         },
         learning_rate=learning_rate,
     )
-    write_json(run / "config.json", config_to_dict(config))
-    loop.train(train_split, val_split, dataset.num_classes, stats, config, run)
+    run = root / "run"
+    train_run(RunConfig(DataConfig(data), config), run)
     return run
 
 
@@ -125,7 +116,6 @@ def tiny_finetune_data(model: str = "alexnet-reduced", n: int = 64, classes: int
     """Random base images, labels and stats for fine-tuning a tiny model (no files)."""
     from alexedge.compress.finetune import FinetuneData
     from alexedge.data.decode import DecodedSplit
-    from alexedge.data.stats import channel_stats
     from alexedge.train.models import get_spec
 
     spec = get_spec(model)

@@ -14,10 +14,16 @@ from alexedge.cli import app
 COMMANDS = [
     [],
     ["pipeline"],
-    ["classify"],
+    ["train"],
+    ["evaluate"],
     ["models"],
+    ["compress"],
+    ["package"],
     ["report"],
+    ["classify"],
+    ["bench"],
     ["data"],
+    ["data", "check"],
     ["data", "synth"],
     ["data", "fetch"],
 ]
@@ -97,7 +103,7 @@ def test_classify_bad_model_is_one_line(tmp_path: Path) -> None:
 
 def test_report_without_variants(tmp_path: Path) -> None:
     proc = _alexedge("report", str(tmp_path), cwd=tmp_path)
-    _assert_one_line_error(proc, "variants.json")
+    _assert_one_line_error(proc, "not an alexedge run folder")
 
 
 def test_data_check_lists_bad_files(tmp_path: Path) -> None:

@@ -31,12 +31,12 @@ from alexedge.errors import ConfigError
 @pytest.mark.parametrize(
     ("kwargs", "needle"),
     [
-        ({"sparsity": 1.0}, "sparsity must be in [0, 1)"),
+        ({"sparsities": (1.0,)}, "sparsity must be in [0, 1)"),
         ({"sparsities": (0.5, -0.1)}, "sparsity must be in [0, 1)"),
         ({"quantize": ("int4",)}, "unknown quantization mode"),
         ({"io_type": "int16"}, "--io"),
         ({"clusters": 1}, "--clusters"),
-        ({"qat": True, "quantize": ("float16",)}, "--qat makes int8 models"),
+        ({"qat": True, "quantize": ("float16",)}, "--qat makes full-integer models"),
         ({"allocation": "random"}, "allocation"),
     ],
 )
@@ -111,8 +111,8 @@ def pruned(data):
 
     model = tiny_model(data)
     before = [w.copy() for w in model.get_weights()]
-    config = CompressConfig(sparsity=0.75, finetune_epochs=2, prune_frequency=1)
-    result = prune(model, data, config)
+    config = CompressConfig(finetune_epochs=2, prune_frequency=1)
+    result = prune(model, data, config, 0.75)
     assert all(np.array_equal(a, b) for a, b in zip(before, model.get_weights(), strict=True)), (
         "pruning changed the float model it started from"
     )

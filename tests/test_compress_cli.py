@@ -18,13 +18,14 @@ from compress_helpers import write_colour_dataset
 from typer.testing import CliRunner
 
 from alexedge.atomic import write_json
-from alexedge.config import TrainConfig, config_to_dict
+from alexedge.config import config_to_dict
 from alexedge.data.dataset import load_dataset
 from alexedge.run import write_dataset_ref
+from alexedge.train.config import TrainConfig
 
 
 def _app() -> typer.Typer:
-    from alexedge.cli_compress import register
+    from alexedge.cli.compress import register
 
     app = typer.Typer()
     app.callback()(lambda: None)  # keep `compress` a named subcommand
@@ -68,7 +69,7 @@ def test_help_lists_the_options() -> None:
         (["--sparsity", "lots"], "--sparsity: 'lots' is not a number"),
         (["--io", "int16"], "unknown --io 'int16'"),
         (["--clusters", "1"], "--clusters must be 0 (off) or from 2 to 256"),
-        (["--qat", "--quantize", "float16"], "--qat makes int8 models"),
+        (["--qat", "--quantize", "float16"], "--qat makes full-integer models"),
         (["--representative", "no/such/dir"], "no such representative dataset folder"),
     ],
 )
@@ -109,7 +110,7 @@ def test_bad_input_in_a_real_process_prints_one_line(tmp_path: Path) -> None:
     """No traceback and no TensorFlow chatter on stderr, exit code 2."""
     script = (
         "import typer\n"
-        "from alexedge.cli_compress import register\n"
+        "from alexedge.cli.compress import register\n"
         "app = typer.Typer()\n"
         "app.callback()(lambda: None)\n"
         "register(app)\n"

@@ -92,7 +92,7 @@ def test_a_broken_variant_fails_loudly_and_keeps_the_others(
 ) -> None:
     """An int8 file converted from a different (untrained) model must not pass."""
     import alexedge.compress.convert as convert_module
-    from alexedge.cli_compress import register
+    from alexedge.cli.compress import register
     from alexedge.train.models import build_model
 
     real_convert = convert_module.convert

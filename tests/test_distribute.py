@@ -41,7 +41,11 @@ MIRRORED_SCRIPT = textwrap.dedent(
 
     # Tiny two-tower AlexNet without dropout (random masks differ per replica) and
     # without batch norm (per-replica batch statistics differ by design).
-    config = TrainConfig(model="alexnet", input_size=67, width=1 / 16, fc_units=16, dropout=0.0)
+    config = TrainConfig(
+        model="alexnet",
+        input_size=67,
+        model_options={"width": 1 / 16, "fc_units": 16, "dropout": 0.0},
+    )
     rng = np.random.default_rng(0)
     x = rng.uniform(0, 255, (8, 67, 67, 3)).astype(np.float32)
     y = np.eye(4, dtype=np.float32)[rng.integers(0, 4, 8)]

@@ -13,6 +13,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
+from registry import pip_install_or_skip
+
+pytestmark = pytest.mark.registry
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -37,13 +40,7 @@ def _tiny_tflite(path: Path) -> None:
 def edge_venv(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("edge-venv")
     venv.EnvBuilder(with_pip=True).create(root)
-    python = root / "bin" / "python"
-    subprocess.run(
-        [python, "-m", "pip", "install", "-q", "--disable-pip-version-check", f"{REPO}[edge]"],
-        check=True,
-        capture_output=True,
-        timeout=600,
-    )
+    pip_install_or_skip(root / "bin" / "python", f"{REPO}[edge]", timeout=600)
     return root
 
 

@@ -34,23 +34,13 @@ from alexedge.run import reload_dataset
 
 sys.path.insert(0, str(Path(__file__).parent))
 from compress_helpers import make_trained_run
+from registry import pip_install_or_skip
+
+pytestmark = pytest.mark.registry
 
 MEDIAPIPE_VERSION = "1.2.3"
 CHECK_SCRIPT = Path(__file__).with_name("mediapipe_check.py")
 MIN_IMAGES = 20
-# What pip prints when it cannot reach the registry at all (DNS, refused, timeouts).
-_NETWORK_ERRORS = (
-    "NewConnectionError",
-    "Max retries exceeded",
-    "Temporary failure in name resolution",
-    "Name or service not known",
-    "Network is unreachable",
-    "No route to host",
-    "Connection refused",
-    "ConnectTimeoutError",
-    "ReadTimeoutError",
-    "ProxyError",
-)
 
 
 def _cache_dir() -> Path:
@@ -79,30 +69,11 @@ def mediapipe_python() -> Path:
             return python
         shutil.rmtree(root, ignore_errors=True)
         venv.EnvBuilder(with_pip=True).create(root)
-        _pip_install(python, f"mediapipe=={MEDIAPIPE_VERSION}")
+        pip_install_or_skip(python, f"mediapipe=={MEDIAPIPE_VERSION}")
         probe = "from mediapipe.tasks.python.vision import ImageClassifier"
         subprocess.run([python, "-c", probe], check=True, capture_output=True, timeout=120)
         marker.write_text(f"mediapipe=={MEDIAPIPE_VERSION}\n")
     return python
-
-
-def _pip_install(python: Path, requirement: str) -> None:
-    command = [python, "-m", "pip", "install", "-q", "--retries", "2", "--timeout", "30"]
-    proc = subprocess.run(
-        [*command, "--disable-pip-version-check", requirement],
-        capture_output=True,
-        text=True,
-        timeout=1200,
-    )
-    if proc.returncode == 0:
-        return
-    output = proc.stdout + proc.stderr
-    network = [line for line in output.splitlines() if any(m in line for m in _NETWORK_ERRORS)]
-    if network:
-        pytest.skip(
-            f"package registry unreachable, cannot install {requirement}: {network[0][:300]}"
-        )
-    pytest.fail(f"pip install {requirement} failed (not a network error):\n{output[-4000:]}")
 
 
 def run_mediapipe(python: Path, model: Path, images: list[Path]) -> list[dict]:

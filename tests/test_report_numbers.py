@@ -10,14 +10,13 @@ import numpy as np
 import pytest
 
 from alexedge.errors import AlexEdgeError, DataError, ModelError
+from alexedge.predictions import read_predictions, write_predictions
 from alexedge.report import (
     class_damage,
     pareto_front,
-    read_predictions,
     render_report,
     variants_table,
     worst_classes,
-    write_predictions,
 )
 from alexedge.report.confusion_plot import confusion_matrix
 from alexedge.report.filters_plot import filter_tiles

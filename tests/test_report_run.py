@@ -15,7 +15,8 @@ from compress_helpers import make_trained_run
 from PIL import Image
 
 from alexedge.errors import AlexEdgeError, ModelError
-from alexedge.report import write_predictions, write_report
+from alexedge.predictions import write_predictions
+from alexedge.report import write_report
 from alexedge.report.writer import FIGURES
 
 # A picture whose pixels spread less than this is blank (one colour, or axes only).

@@ -1,4 +1,9 @@
-"""Kill a training process mid-epoch, resume it, and lose or repeat no epoch; bad checkpoints."""
+"""Kill a training process mid-epoch, resume it: the result is the uninterrupted run's.
+
+The resumed run must end with the same weights and the same history as a run with the
+same seed that was never stopped (dropout off: its masks come from a process-wide
+random stream that a new process starts afresh). Also: bad checkpoints, one line each.
+"""
 
 from __future__ import annotations
 
@@ -13,6 +18,7 @@ import time
 import zipfile
 from pathlib import Path
 
+import numpy as np
 import pytest
 from train_data import assert_one_line_error, train_app, write_color_dataset
 from typer.testing import CliRunner
@@ -51,16 +57,21 @@ SLOW_TRAIN = textwrap.dedent(
 )
 
 
+def _train_args(data: Path, run: Path) -> list[str]:
+    return [
+        *("train", "--data", str(data), "--out", str(run), "--size", "32", "--epochs", str(EPOCHS)),
+        *("--width", "0.0625", "--fc-units", "16", "--dropout", "0", "--batch-size", "8"),
+    ]
+
+
 @pytest.fixture(scope="module")
 def killed_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A run folder whose training was SIGKILLed during epoch 2 (epoch 1 committed)."""
     root = tmp_path_factory.mktemp("resume")
     data = write_color_dataset(root / "data", per_class=8, val_per_class=2)
     run, marker = root / "run", root / "marker"
-    args = ["train", "--data", str(data), "--size", "32", "--width", "0.0625"]
-    args += ["--fc-units", "16", "--epochs", str(EPOCHS), "--batch-size", "8", "--out", str(run)]
     proc = subprocess.Popen(
-        [sys.executable, "-c", SLOW_TRAIN, str(marker), *args],
+        [sys.executable, "-c", SLOW_TRAIN, str(marker), *_train_args(data, run)],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"},
@@ -102,6 +113,38 @@ def test_resume_finishes_every_epoch_exactly_once(resumed_run: tuple[Path, str])
     assert not [p for p in run.iterdir() if ".tmp" in p.name], "stale temporary files"
     metrics = json.loads((run / "metrics.json").read_text())
     assert {"centre_crop", "ten_crop"} <= set(metrics) and metrics["epochs"] == EPOCHS
+
+
+@pytest.fixture(scope="module")
+def uninterrupted_run(killed_run: Path) -> Path:
+    """The same command as the killed run, never stopped (the data is the killed run's)."""
+    root = killed_run.parent
+    result = CliRunner().invoke(train_app(), _train_args(root / "data", root / "straight"))
+    assert result.exit_code == 0, result.output
+    return root / "straight"
+
+
+def test_resumed_run_ends_as_the_uninterrupted_run(
+    resumed_run: tuple[Path, str], uninterrupted_run: Path
+) -> None:
+    import tf_keras as keras
+
+    run, _ = resumed_run
+    resumed, straight = read_history(run), read_history(uninterrupted_run)
+    assert len(resumed) == len(straight) == EPOCHS
+    for a, b in zip(resumed, straight, strict=True):
+        for column in ("lr", "loss", "top1", "top5", "val_loss", "val_top1", "val_top5"):
+            assert float(a[column]) == pytest.approx(float(b[column]), rel=1e-4, abs=1e-5), (
+                a["epoch"],
+                column,
+            )
+    # Optimizer state, learning-rate schedule and data order all continued: the weights
+    # after the last epoch are the same.
+    got = keras.models.load_model(run / "last.keras", compile=False).get_weights()
+    want = keras.models.load_model(uninterrupted_run / "last.keras", compile=False).get_weights()
+    assert len(got) == len(want)
+    for g, w in zip(got, want, strict=True):
+        np.testing.assert_allclose(g, w, rtol=1e-4, atol=1e-5)
 
 
 def test_resuming_a_finished_run_changes_nothing(resumed_run: tuple[Path, str]) -> None:

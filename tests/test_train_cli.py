@@ -1,7 +1,7 @@
 """`alexedge train` / `alexedge evaluate`: the run folder they write, and bad input.
 
 Bad input must give one `error:` line and exit code 2, with nothing written. The
-commands are tested on a fresh app with `cli_train.register`, and on `alexedge.cli.app`
+commands are tested on a fresh app with `alexedge.cli.train.register`, and on `alexedge.cli.app`
 once that wires them in.
 """
 
@@ -157,7 +157,7 @@ def test_existing_output_folder_and_resume_with_options(run: tuple[Path, str], d
 
 
 def test_evaluate_bad_input(tmp_path: Path) -> None:
-    assert_one_line_error(_invoke("evaluate", str(tmp_path)), "not a training run folder")
+    assert_one_line_error(_invoke("evaluate", str(tmp_path)), "no trained model (best.keras)")
 
 
 def test_errors_reach_the_terminal_as_one_line_without_traceback(tmp_path: Path) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import inspect
 from pathlib import Path
 
 import numpy as np
@@ -16,8 +15,7 @@ from alexedge.errors import ConfigError
 from alexedge.train import loop
 from alexedge.train.callbacks import RunState, advance, read_history, read_state
 from alexedge.train.checkpoint import Checkpoints
-from alexedge.train.config import MODEL_OPTION_DEFAULTS, TrainConfig
-from alexedge.train.models import get_spec, list_models
+from alexedge.train.config import TrainConfig
 from alexedge.train.run_config import (
     ADAMW_LEARNING_RATE,
     DataConfig,
@@ -104,9 +102,9 @@ def test_softmax_model_compiles_with_the_loss_on_probabilities() -> None:
 )
 def test_optimizers_decay_weights_but_not_batch_norm(changes: dict, optimizer: type) -> None:
     config = train_config_with(tiny_config(), **changes)
-    built = loop.make_optimizer(config, 0.1)
-    assert isinstance(built, optimizer)
     model = loop.build_network(config, 3, STATS)
+    built = loop.make_optimizer(config, 0.1, model)
+    assert isinstance(built, optimizer)
     before = {v.name: v.numpy().copy() for v in model.trainable_variables}
     # A zero gradient moves only what weight decay pulls toward zero.
     built.apply_gradients([(tf.zeros_like(v), v) for v in model.trainable_variables])
@@ -217,23 +215,45 @@ def test_patience_zero_switches_both_off() -> None:
 # --- TrainConfig, RunConfig and TOML -------------------------------------------------------
 
 
-def test_model_options_default_per_model_and_match_the_builders() -> None:
-    assert TrainConfig(model="alexnet").model_options() == {
+def test_model_options_come_from_the_builders() -> None:
+    from alexedge.train.session import check_model
+
+    assert check_model(TrainConfig(model="alexnet", input_size=227)).model_options == {
+        "towers": 2,
         "width": 1.0,
         "fc_units": 4096,
         "dropout": 0.5,
-        "towers": 2,
+        "lrn": True,
+        "init": "glorot",
     }
-    assert TrainConfig().model_options() == {"width": 0.25, "fc_units": 512, "dropout": 0.3}
-    assert TrainConfig(model="mlp").model_options() == {"hidden_units": 1024, "dropout": 0.0}
-    assert TrainConfig(model="logreg").model_options() == {}
-    assert set(MODEL_OPTION_DEFAULTS) == {spec.name for spec in list_models()}
-    for name in MODEL_OPTION_DEFAULTS:
-        spec = get_spec(name)
-        params = inspect.signature(spec.builder).parameters
-        for option, value in TrainConfig(model=name).model_options().items():
-            assert option in spec.options(), (name, option)
-            assert params[option].default == value or name == "alexnet-reduced", (name, option)
+    assert check_model(TrainConfig()).model_options == {
+        "width": 0.25,
+        "fc_units": 512,
+        "dropout": 0.3,
+    }
+    assert check_model(TrainConfig(model="mlp")).model_options == {"fc_units": 1024, "dropout": 0.0}
+    assert check_model(TrainConfig(model="logreg")).model_options == {}
+    given = TrainConfig(model="alexnet-reduced", model_options={"width": 0.5})
+    assert check_model(given).model_options["width"] == 0.5
+
+
+@pytest.mark.parametrize(
+    ("model", "options", "needle"),
+    [
+        ("logreg", {"width": 0.5}, "logreg has no option width"),
+        ("alexnet-reduced", {"towers": 1}, "alexnet-reduced has no option towers"),
+        ("alexnet", {"towers": 3.5}, "towers must be an integer"),
+        ("alexnet", {"lrn": "no"}, "lrn must be true or false"),
+        ("alexnet-reduced", {"width": 9}, "width must be in"),
+        ("mlp", {"dropout": 1.0}, "dropout must be in"),
+    ],
+)
+def test_bad_model_options_name_the_family(model: str, options: dict, needle: str) -> None:
+    from alexedge.errors import ModelError
+    from alexedge.train.session import check_model
+
+    with pytest.raises(ModelError, match=needle):
+        check_model(TrainConfig(model=model, input_size=227, model_options=options))
 
 
 @pytest.mark.parametrize(
@@ -243,7 +263,7 @@ def test_model_options_default_per_model_and_match_the_builders() -> None:
         ({"precision": "float8"}, "--precision must be one of"),
         ({"strategy": "tpu"}, "--strategy must be one of"),
         ({"loss": "hinge"}, "label smoothing applies to the crossentropy"),
-        ({"model": "logreg", "width": 0.5}, "logreg has no width option"),
+        ({"model_options": {"width": [1, 2]}}, "model option width must be"),
         ({"step_epochs": (3, 1)}, "step epochs must be increasing"),
         ({"epochs": 0}, "--epochs must be at least 1"),
     ],
@@ -260,7 +280,9 @@ def test_choices_pull_their_own_defaults() -> None:
         train_config_with(TrainConfig(), optimizer="adamw", learning_rate=None).optimizer == "adamw"
     )
     assert train_config_with(TrainConfig(), loss="hinge").label_smoothing == 0.0
-    assert train_config_with(TrainConfig(), model="alexnet").width == 1.0  # re-resolved
+    assert train_config_with(tiny_config(), model="alexnet").model_options == {}  # its own
+    wider = train_config_with(tiny_config(), width=0.5)
+    assert wider.model_options == {"width": 0.5, "fc_units": 16}  # the others kept
 
 
 def test_run_config_round_trips_through_toml(tmp_path: Path) -> None:
@@ -290,13 +312,10 @@ def test_bad_toml_configs_raise_config_errors(tmp_path: Path, text: str, needle:
 
 def test_towers_option_builds_the_ungrouped_alexnet() -> None:
     from alexedge.train.models import build_model
+    from alexedge.train.session import check_model
 
-    grouped = TrainConfig(model="alexnet")
-    ungrouped = TrainConfig(model="alexnet", towers=1)
-    assert grouped.model_options()["towers"] == 2
-    model = build_model("alexnet", 1000, 227, **ungrouped.model_options())
+    paper = TrainConfig(model="alexnet", input_size=227)
+    ungrouped = check_model(train_config_with(paper, towers=1))
+    assert ungrouped.model_options["towers"] == 1
+    model = build_model("alexnet", 1000, 227, **ungrouped.model_options)
     assert model.count_params() == 62_378_344
-    with pytest.raises(ConfigError, match="no towers option"):
-        TrainConfig(model="alexnet-reduced", towers=1)
-    with pytest.raises(ConfigError, match="--towers must be 1 or 2"):
-        TrainConfig(model="alexnet", towers=3)
