@@ -69,20 +69,7 @@ V2_VARIANT_KEYS = (
 SUPPORTED_VERSIONS = (1, 2)
 _STATUSES = ("ok", "failed")
 _TEXTS = ("name", "file", "source", "quantization")
-_NUMBERS = (
-    "bytes",
-    "gzip_bytes",
-    "weights",
-    "nonzero_weights",
-    "top1",
-    "top5",
-    "keras_top1",
-    "keras_agreement",
-    "latency_ms_1_thread",
-    "latency_ms_2_threads",
-    "megabytes",
-    "sparsity",
-)
+_NUMBERS = tuple(k for k in V1_VARIANT_KEYS if k not in _TEXTS)
 _SHARES = ("top1", "top5", "keras_top1", "keras_agreement", "sparsity", "sparsity_target")
 
 
