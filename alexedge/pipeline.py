@@ -17,17 +17,21 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from alexedge.atomic import write_json
 from alexedge.compress.config import CompressConfig
 from alexedge.config import config_to_dict, require
+from alexedge.data.decode import DecodedSplit
 from alexedge.data.synth import SynthConfig, synthesize_dataset
 from alexedge.progress import say
 from alexedge.quiet import import_tensorflow
 from alexedge.run import PIPELINE_MARKER, check_replaceable_folder
 from alexedge.train.config import TrainConfig
 from alexedge.train.run_config import DataConfig, RunConfig
+
+if TYPE_CHECKING:
+    from alexedge.train.session import RunOutcome
 
 __all__ = ["PipelineConfig", "PipelineResult", "run_pipeline"]
 
@@ -138,9 +142,9 @@ def _run_stages(
             synthesize_dataset(synth, out / _DATA)
     with _stage("train", timings):
         run = RunConfig(config.data_config(), config.train)
-        train_run(run, out, allowed=(PIPELINE_MARKER, _DATA))
+        trained = train_run(run, out, allowed=(PIPELINE_MARKER, _DATA))
     with _stage("compress", timings):
-        result = compress_run(out, config.compress, strict=False)
+        result = compress_run(out, config.compress, strict=False, decoded=_in_memory(trained))
     if result.failed:
         say("not packaging: a variant failed its agreement check (see REPORT.md)")
     elif not any(v["io"] == "uint8" for v in result.doc["variants"]):
@@ -152,6 +156,14 @@ def _run_stages(
         write_report(out)
     result.raise_for_failures()  # after the report, so the failed rows can be read there
     return result.doc
+
+
+def _in_memory(trained: RunOutcome) -> tuple[DecodedSplit, DecodedSplit] | None:
+    """The splits training decoded, when both are in memory (not streamed from files)."""
+    data = trained.data
+    if data is None or not isinstance(data.train, DecodedSplit):
+        return None
+    return (data.train, data.val) if isinstance(data.val, DecodedSplit) else None
 
 
 @contextmanager

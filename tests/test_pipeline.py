@@ -128,16 +128,16 @@ def test_the_bundle_is_the_smallest_passing_uint8_variant(tiny_run: PipelineResu
 def test_broken_calibration_fails_the_floor_and_nothing_is_packaged(
     data: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Black calibration images: int8 activation ranges are wrong for every real image."""
+    """Calibration pixels 1000x too large (a uint16/float mix-up): int8 ranges are wrong."""
     from alexedge.compress import inputs
     from alexedge.compress.verify import AgreementError
 
     real = inputs.load_calibration
 
-    def black(*args: object, **kwargs: object) -> np.ndarray:
-        return np.zeros_like(real(*args, **kwargs))
+    def scaled(*args: object, **kwargs: object) -> np.ndarray:
+        return real(*args, **kwargs).astype(np.float32) * 1000
 
-    monkeypatch.setattr(inputs, "load_calibration", black)
+    monkeypatch.setattr(inputs, "load_calibration", scaled)
     compress = CompressConfig(sparsities=(0,), quantize=("int8",), calibration_images=16)
     out = tmp_path / "run"
     with pytest.raises(AgreementError, match="int8"):
@@ -147,6 +147,17 @@ def test_broken_calibration_fails_the_floor_and_nothing_is_packaged(
     doc = json.loads((out / "variants.json").read_text())
     assert {v["name"]: v["status"] for v in doc["variants"]}["int8"] == "failed"
     assert json.loads((out / "pipeline.json").read_text())["status"] == "failed"
+
+
+def test_blank_calibration_is_refused() -> None:
+    """All-black calibration (every image flat) is a bug, not a calibration: one clear error."""
+    from alexedge.compress.convert import convert
+    from alexedge.errors import ModelError
+    from alexedge.train.models import build_model
+
+    model = build_model("logreg", 3, 16)
+    with pytest.raises(ModelError, match="single flat colour"):
+        convert(model, "int8", np.zeros((4, 16, 16, 3), np.uint8))
 
 
 def test_existing_run_needs_force(tiny_run: PipelineResult) -> None:

@@ -259,7 +259,7 @@ def test_streamed_training_runs_end_to_end_with_a_cache(tmp_path: Path) -> None:
     from alexedge.train.session import train_run
 
     data = write_color_dataset(tmp_path / "data", per_class=8, val_per_class=2)
-    write_truncated_jpeg(data / "train" / "class0" / "cut.jpg")
+    write_truncated_jpeg(data / "train" / "class_0" / "cut.jpg")
     config = tiny_config(epochs=2, input_mode="stream", cache_dir=str(tmp_path / "cache"))
     outcome = train_run(RunConfig(DataConfig(data), config), tmp_path / "run")
     assert outcome.result.epochs_run == 2 and outcome.train_images == 24  # cut.jpg dropped

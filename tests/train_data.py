@@ -1,7 +1,8 @@
 """Tiny, learnable data and configs shared by the training tests.
 
-Each class tints its images with one colour channel, so a tiny model learns them in a
-few steps: a loss that does not fall is a bug, not bad luck.
+In memory, each class tints its images with one colour channel; on disk, the shared
+colour-square classes of ``compress_helpers``. A tiny model learns both in a few steps:
+a loss that does not fall is a bug, not bad luck.
 """
 
 from __future__ import annotations
@@ -11,7 +12,6 @@ from pathlib import Path
 
 import numpy as np
 import typer
-from PIL import Image
 
 from alexedge.data.decode import DecodedSplit
 from alexedge.train.config import MODEL_OPTION_FIELDS, TrainConfig
@@ -49,15 +49,14 @@ def color_split(n: int, classes: int = 3, size: int = 37, seed: int = 0) -> Deco
 def write_color_dataset(
     root: Path, classes: int = 3, per_class: int = 12, val_per_class: int = 4, size: int = 32
 ) -> Path:
-    """A folder-layout dataset (``root/train/<class>``, ``root/val/<class>``) of PNGs."""
-    for split, count, seed in (("train", per_class, 0), ("val", val_per_class, 1)):
-        labels = np.repeat(np.arange(classes), count)
-        images = color_images(labels, size, seed)
-        for i, (image, label) in enumerate(zip(images, labels, strict=True)):
-            folder = root / split / f"class{label}"
-            folder.mkdir(parents=True, exist_ok=True)
-            Image.fromarray(image).save(folder / f"{i}.png")
-    return root
+    """A folder-layout dataset of learnable colour classes (``root/train/class_<i>``, ...).
+
+    The same data the compression, pipeline and report tests use
+    (``compress_helpers.write_colour_dataset``), with the training tests' defaults.
+    """
+    from compress_helpers import write_colour_dataset
+
+    return write_colour_dataset(root, classes, per_class, val_per_class, size)
 
 
 def tiny_config(**changes: object) -> TrainConfig:

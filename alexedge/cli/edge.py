@@ -66,7 +66,7 @@ def classify(
         ),
     ] = "crop",
     workers: Annotated[
-        int | None, typer.Option(help="Image decoding threads (default: the CPU count).")
+        int | None, typer.Option(help="Image decoding threads (default: one per core, at most 4).")
     ] = None,
 ) -> None:
     """Classify images on-device style: needs only numpy, Pillow and a TFLite interpreter.

@@ -92,6 +92,13 @@ def _full_int8(
     if io_type not in INTEGER_IO_TYPES:
         raise ConfigError(f"unknown I/O type {io_type!r}; choose from {sorted(INTEGER_IO_TYPES)}")
     images = np.array(calibration, np.float32)
+    if all(np.ptp(image) == 0 for image in images):
+        # Flat images (all black: a failed decode, a wrong path) calibrate every
+        # activation range on nothing; the export would look fine and misclassify.
+        raise ModelError(
+            f"int8 calibration: all {len(images)} images are a single flat colour; "
+            "give real images (--representative DIR, or the run's training images)"
+        )
     # The input tensor's quantization comes from the range the calibration pixels
     # cover; a set without a 0 and a 255 (16 images rarely have both) gives a uint8
     # input scale like 254/255, and every app feeding raw bytes is then slightly off.

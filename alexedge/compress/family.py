@@ -32,6 +32,7 @@ from alexedge.compress.measure import VariantMeasurement, measure_variant
 from alexedge.compress.schema import SCHEMA_VERSION, merge_variants_doc, validate_variants_doc
 from alexedge.compress.verify import raise_for_failures
 from alexedge.config import config_to_dict
+from alexedge.data.decode import DecodedSplit
 from alexedge.errors import AlexEdgeError
 from alexedge.metrics import ranked_classes, top_k_scores
 from alexedge.modes import MODES, QUANTIZATION_MODES
@@ -122,6 +123,7 @@ def compress_run(
     data_root: Path | None = None,
     strict: bool = True,
     say: Say = progress.say,
+    decoded: tuple[DecodedSplit, DecodedSplit] | None = None,
 ) -> CompressResult:
     """Make, write, measure and verify every planned variant of the run in ``run_dir``.
 
@@ -131,10 +133,12 @@ def compress_run(
         data_root: where the run's dataset lives now, if it moved.
         strict: raise ``AgreementError`` (after writing ``variants.json``) when a
             variant fails verification; ``False`` leaves it to the caller.
+        decoded: the run's (train, val) splits already decoded in memory (the pipeline
+            hands over what training decoded), instead of decoding them again.
     """
     plans = plan_family(config)
     inputs = load_run_inputs(
-        run_dir, config.calibration_images, config.seed, representative, data_root
+        run_dir, config.calibration_images, config.seed, representative, data_root, decoded
     )
     folder = run_dir / VARIANTS_DIR
     write_text(folder / LABELS, "".join(f"{n}\n" for n in inputs.dataset.class_names))
@@ -151,7 +155,9 @@ def compress_run(
         top1.keras[plan.name] = predictions
         _report_source(plan.name, keras[plan.name], say)
         for mode in plan.modes:
-            m, variant_top1 = _variant(plan, mode, model, predictions, keras, inputs, config, say)
+            m, variant_top1 = _variant(
+                plan, mode, model, crops, predictions, keras, inputs, config, say
+            )
             measured.append(m)
             top1.variants[m.name] = variant_top1
         _release(models, plans[i + 1 :])
@@ -240,6 +246,7 @@ def _variant(
     plan: SourcePlan,
     mode: str,
     model: Any,
+    crops: np.ndarray,
     predictions: np.ndarray,
     keras: dict[str, dict[str, Any]],
     inputs: RunInputs,
@@ -259,7 +266,8 @@ def _variant(
         path,
         plan.name,
         mode,
-        inputs.val_samples,
+        crops,
+        inputs.val_split.labels,
         predictions,
         keras[plan.name]["top1"],
         sparsity_target=plan.sparsity_target,

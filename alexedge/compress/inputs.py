@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from alexedge.data.dataset import ImageDataset, Sample
+from alexedge.data.dataset import ImageDataset
 from alexedge.data.decode import DecodedSplit, decode_split
 from alexedge.data.files import list_images
 from alexedge.data.stats import ChannelStats
@@ -44,11 +44,6 @@ class RunInputs:
     val_split: DecodedSplit
     calibration: np.ndarray  # (N, S, S, 3) uint8, exactly eval_transform's output
     _train_split: DecodedSplit | None = field(default=None, repr=False)
-
-    @property
-    def val_samples(self) -> list[Sample]:
-        split = self.val_split
-        return [Sample(p, int(y)) for p, y in zip(split.paths, split.labels, strict=True)]
 
     @property
     def decoded_train(self) -> DecodedSplit | None:
@@ -112,8 +107,13 @@ def load_run_inputs(
     seed: int,
     representative: Path | None = None,
     data_root: Path | None = None,
+    decoded: tuple[DecodedSplit, DecodedSplit] | None = None,
 ) -> RunInputs:
-    """Check and load the run; the expensive, TensorFlow-bound steps come last."""
+    """Check and load the run; the expensive, TensorFlow-bound steps come last.
+
+    ``decoded``: the run's (train, val) splits already in memory, as ``train_run``
+    left them for the pipeline; they must be the run's own dataset at its base size.
+    """
     check_trained_run(run_dir)
     if representative is not None and not representative.is_dir():
         raise DataError(f"{representative}: no such representative dataset folder")
@@ -136,5 +136,8 @@ def load_run_inputs(
     # A mixed-precision run's model computes in bfloat16/float16: the converter then
     # fails on bf16 ops and the int8 calibration is wrong, so compress its float32 twin.
     model = float32_model(load_model(run_dir / BEST_MODEL))
+    if decoded is not None:
+        train, val = decoded
+        return RunInputs(run_dir, model, train_config, stats, dataset, val, calibration, train)
     val_split = decode_split(dataset.val, base_size_for(size), "decoding val images")
     return RunInputs(run_dir, model, train_config, stats, dataset, val_split, calibration)

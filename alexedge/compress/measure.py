@@ -1,7 +1,8 @@
 """Measure every exported variant the same way, so the report compares like with like.
 
-Accuracy comes from the edge runtime on the validation files (the phone's code
-path, not Keras); size is bytes on disk and after gzip -9 (what a download costs);
+Accuracy comes from the edge runtime's ``Classifier`` on the validation images (the
+phone's code path, not Keras; decoded once, the same pixels as ``eval_transform``);
+size is bytes on disk and after gzip -9 (what a download costs);
 latency is the median single-image invoke time with 1 and 2 threads; agreement is
 the share of validation images whose top-1 matches the Keras model it came from,
 checked against its floor (``verify``). What the file computes in (I/O types,
@@ -19,8 +20,7 @@ import numpy as np
 from alexedge.compress.tflite_ops import float_ops, io_tensors
 from alexedge.compress.tflite_weights import count_weights
 from alexedge.compress.verify import check_agreement
-from alexedge.data.dataset import Sample
-from alexedge.edge_runtime import evaluate_tflite
+from alexedge.edge_runtime.evaluate import evaluate_images
 from alexedge.edge_runtime.latency import measure_latency
 
 __all__ = ["VariantMeasurement", "measure_latency_ms", "measure_variant"]
@@ -73,7 +73,8 @@ def measure_variant(
     path: Path,
     source: str,
     quantization: str,
-    val_samples: list[Sample],
+    val_images: np.ndarray,
+    val_labels: np.ndarray,
     keras_predictions: np.ndarray,
     keras_top1: float,
     *,
@@ -92,7 +93,7 @@ def measure_variant(
     """
     data = path.read_bytes()
     weights = count_weights(data)
-    result = evaluate_tflite(path, val_samples, progress=False)
+    result = evaluate_images(path, val_images, val_labels)
     agreement = float(np.mean(result.predictions == np.asarray(keras_predictions)))
     inp, out = io_tensors(data)
     check = check_agreement(name, quantization, agreement)

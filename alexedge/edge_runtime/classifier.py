@@ -36,6 +36,8 @@ import numpy as np
 from alexedge.edge_runtime.interpreter import load_interpreter
 from alexedge.edge_runtime.metadata import read_input_normalization, read_labels_from_metadata
 from alexedge.errors import ConfigError, ModelError
+from alexedge.metrics import ranked_classes
+from alexedge.modes import input_dtypes
 from alexedge.preprocess import eval_transform, squash_transform
 
 __all__ = [
@@ -56,7 +58,9 @@ RESIZE_MODES: dict[str, Callable[[Any, int], np.ndarray]] = {
 # Chunk size for models with a dynamic batch: bounds the activation memory when a
 # caller passes thousands of images at once.
 _MAX_BATCH = 32
-_INPUT_DTYPES = (np.float32, np.float16, np.uint8, np.int8)
+# Every input type a quantization mode of ours produces, and float16 inputs that some
+# third-party classifiers have.
+_INPUT_DTYPES = frozenset(np.dtype(d) for d in (*input_dtypes(), "float16"))
 # A float softmax row sums to 1 within float32 rounding; a logits row almost never
 # lies entirely in [0, 1] with a sum that close to 1.
 _PROB_TOLERANCE = 1e-3
@@ -355,7 +359,7 @@ class Classifier:
         """Rank one row of ``predict``; ties keep the lower class index first."""
         if top < 1:
             raise ValueError(f"top must be at least 1, got {top}")
-        order = np.argsort(-probs, kind="stable")[:top]
+        order = ranked_classes(probs, top)[0]
         return [Prediction(self.labels[i], int(i), float(probs[i])) for i in order]
 
     def _check_batch(self, batch: np.ndarray) -> np.ndarray:
@@ -468,7 +472,7 @@ def _input_tensor(interpreter: Any, path: Path) -> tuple[_Tensor, int | None]:
         raise ModelError(
             f"{path}: expected a square RGB image input (N, S, S, 3), the model takes {shape}"
         )
-    if spec.dtype not in _INPUT_DTYPES:
+    if np.dtype(spec.dtype) not in _INPUT_DTYPES:
         raise ModelError(f"{path}: unsupported input type {np.dtype(spec.dtype).name}")
     signature = inputs[0].get("shape_signature", shape)
     return spec, (None if int(signature[0]) == -1 else shape[0])

@@ -22,7 +22,7 @@ from alexedge.metrics import ranked_classes, top_k_scores
 from alexedge.preprocess import eval_transform
 from alexedge.progress import progress_bar
 
-__all__ = ["EvalResult", "evaluate_tflite", "predict_images"]
+__all__ = ["EvalResult", "evaluate_images", "evaluate_tflite", "predict_images"]
 
 _BATCH = 32
 
@@ -77,7 +77,31 @@ def evaluate_tflite(
             f"{classifier.num_classes} classes of {model_path}"
         )
     items = progress_bar(paths, f"evaluating {Path(model_path).name}") if progress else paths
-    probs = _probs_for_files(classifier, items)
+    return _result(_probs_for_files(classifier, items), labels, keep_probs)
+
+
+def evaluate_images(
+    model_path: str | os.PathLike[str],
+    images_uint8: np.ndarray,
+    labels: np.ndarray,
+    *,
+    threads: int | None = None,
+) -> EvalResult:
+    """Score a ``.tflite`` classifier on images that are already model input.
+
+    For many files of one validation split measured again and again (every variant
+    of ``alexedge compress``): decoded once, cropped by ``center_crops``, which gives
+    exactly ``eval_transform``'s pixels (``tests/test_preprocess_parity.py``), then fed
+    through the same ``Classifier`` as files are.
+    """
+    labels = np.asarray(labels, np.int64)
+    if len(labels) == 0:
+        raise DataError("no images to evaluate")
+    classifier = Classifier(model_path, threads=threads)
+    return _result(classifier.predict(images_uint8), labels, keep_probs=False)
+
+
+def _result(probs: np.ndarray, labels: np.ndarray, keep_probs: bool) -> EvalResult:
     scores = top_k_scores(probs, labels)
     return EvalResult(
         top1=scores["top1"],

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -52,6 +52,9 @@ class RunOutcome:
     epochs_before: int  # epochs already done when this call started (resume)
     chief: bool = True  # False on the workers of a cluster that write nothing
     train_images: int = 0  # training images (after skipping the unreadable files known)
+    # The splits as trained on, so a caller that goes on in the same process (the
+    # pipeline's compress stage) need not decode them again.
+    data: PreparedData | None = field(default=None, repr=False, compare=False)
 
 
 def check_model(config: TrainConfig) -> TrainConfig:
@@ -135,4 +138,4 @@ def _fit_and_evaluate(
                 "epochs": result.epochs_run,
             },
         )
-    return RunOutcome(run_dir, result, metrics, before, chief, len(data.train))
+    return RunOutcome(run_dir, result, metrics, before, chief, len(data.train), data)
