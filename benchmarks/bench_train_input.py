@@ -8,9 +8,9 @@ and compiled as ``alexedge.train.loop`` does, trains from three sources in turn:
   labels, ``from_tensor_slices -> shuffle -> batch -> cast to float32 -> prefetch``, no
   augmentation: what the model can eat when the input costs nothing.
 - B ``memory``: alexedge's default path: ``decode_split`` once (timed apart), then
-  ``train_dataset`` with the preset's random crop, flip and PCA lighting every epoch.
+  ``train_epochs`` with the preset's random crop, flip and PCA lighting every epoch.
 - C ``stream`` (``--input stream``): ``file_split`` and the ``scan_split`` statistics
-  pass (timed apart), then ``train_dataset`` decoding every file in every epoch.
+  pass (timed apart), then ``train_epochs`` decoding every file in every epoch.
 
 Each measurement makes a fresh iterator over the repeated dataset (as ``loop.train``
 gives ``fit``), runs ``--warmup`` untimed steps (tracing, shuffle-buffer fill, tf.data
@@ -49,7 +49,7 @@ from alexedge.data.stream import FileSplit, file_split, scan_split
 from alexedge.preprocess import base_size_for
 from alexedge.train.config import PRECISIONS, TrainConfig
 from alexedge.train.distribute import make_strategy
-from alexedge.train.input_pipeline import train_dataset
+from alexedge.train.input_pipeline import train_epochs
 from alexedge.train.loop import build_network, compile_for_training, logits_model, steps_per_epoch
 from alexedge.train.presets import get_preset
 from alexedge.train.schedule import make_schedule
@@ -122,8 +122,8 @@ def _tensor_dataset(split: DecodedSplit, num_classes: int, config: TrainConfig) 
 def _augmented(
     split: DecodedSplit | FileSplit, num_classes: int, stats: ChannelStats, config: TrainConfig
 ) -> tf.data.Dataset:
-    """B and C: ``train_dataset`` with the arguments ``loop.train`` passes it."""
-    return train_dataset(
+    """B and C: ``train_epochs`` with the arguments ``loop.train`` passes it."""
+    return train_epochs(
         split,
         num_classes,
         config.input_size,
@@ -131,6 +131,7 @@ def _augmented(
         stats,
         config.pca_lighting,
         config.seed,
+        range(config.epochs),
         random_resized_crop=config.random_resized_crop,
         cache_dir=config.cache_dir,
     )

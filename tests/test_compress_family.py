@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import shutil
 from pathlib import Path
@@ -95,14 +96,22 @@ def test_a_broken_variant_fails_loudly_and_keeps_the_others(
     from alexedge.cli.compress import register
     from alexedge.train.models import build_model
 
-    real_convert = convert_module.convert
+    real_exporter = convert_module.exporter
 
-    def wrong_convert(model, mode, *args, **kwargs):
-        if mode == "int8":
-            model = build_model("alexnet-reduced", 3, 32, width=1 / 16, fc_units=16)
-        return real_convert(model, mode, *args, **kwargs)
+    @contextlib.contextmanager
+    def wrong_exporter(model):
+        with real_exporter(model) as export:
 
-    monkeypatch.setattr(convert_module, "convert", wrong_convert)
+            def broken(mode, *args, **kwargs):
+                if mode != "int8":
+                    return export(mode, *args, **kwargs)
+                untrained = build_model("alexnet-reduced", 3, 32, width=1 / 16, fc_units=16)
+                with real_exporter(untrained) as export_untrained:
+                    return export_untrained(mode, *args, **kwargs)
+
+            yield broken
+
+    monkeypatch.setattr(convert_module, "exporter", wrong_exporter)
     run = tmp_path / "run"
     shutil.copytree(trained, run)
     app = typer.Typer()

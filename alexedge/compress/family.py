@@ -20,7 +20,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -39,6 +39,9 @@ from alexedge.modes import MODES, QUANTIZATION_MODES
 from alexedge.predictions import read_predictions, write_predictions
 from alexedge.preprocess import MODEL_INPUT_MEAN, MODEL_INPUT_STD, center_crops
 from alexedge.run import LABELS, PREDICTIONS, VARIANTS_DIR, VARIANTS_JSON
+
+if TYPE_CHECKING:
+    from alexedge.compress.convert import Export
 
 __all__ = ["CompressResult", "SourcePlan", "compress_run", "plan_family", "variant_name"]
 
@@ -154,12 +157,15 @@ def compress_run(
         predictions, keras[plan.name] = _score_keras(plan, model, crops, inputs, config)
         top1.keras[plan.name] = predictions
         _report_source(plan.name, keras[plan.name], say)
-        for mode in plan.modes:
-            m, variant_top1 = _variant(
-                plan, mode, model, crops, predictions, keras, inputs, config, say
-            )
-            measured.append(m)
-            top1.variants[m.name] = variant_top1
+        from alexedge.compress.convert import exporter  # TensorFlow
+
+        with exporter(model) as export:
+            for mode in plan.modes:
+                m, variant_top1 = _variant(
+                    plan, mode, export, crops, predictions, keras, inputs, config, say
+                )
+                measured.append(m)
+                top1.variants[m.name] = variant_top1
         _release(models, plans[i + 1 :])
         doc = _document(inputs, config, keras, measured, previous)
         write_json(run_dir / VARIANTS_JSON, doc)
@@ -245,7 +251,7 @@ def _sparsity_entry(plan: SourcePlan, model: Any, config: CompressConfig) -> dic
 def _variant(
     plan: SourcePlan,
     mode: str,
-    model: Any,
+    export: Export,
     crops: np.ndarray,
     predictions: np.ndarray,
     keras: dict[str, dict[str, Any]],
@@ -254,11 +260,9 @@ def _variant(
     say: Say,
 ) -> tuple[VariantMeasurement, np.ndarray]:
     """convert -> write -> measure -> verify one variant; also its top-1 per val image."""
-    from alexedge.compress.convert import convert
-
     name = variant_name(plan.name, mode, config.per_channel)
     calibration = inputs.calibration if MODES[mode].needs_calibration else None
-    data = convert(model, mode, calibration, config.io_type, config.per_channel)
+    data = export(mode, calibration, config.io_type, config.per_channel)
     data = _with_metadata(data, name, inputs)
     path = write_bytes(inputs.run_dir / VARIANTS_DIR / f"{name}.tflite", data)
     m, variant_top1 = measure_variant(
