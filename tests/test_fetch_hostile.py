@@ -448,12 +448,16 @@ def test_signal_stops_at_once_with_a_consistent_manifest(
 # --- 4. bounded memory -------------------------------------------------------------
 
 
+# Peak RSS from /proc (VmHWM, in kB), not getrusage: ru_maxrss survives exec, so a child
+# of a pytest process that holds TensorFlow (700 MB-1.2 GB) would report the parent's
+# size at fork time instead of its own.
 _MEMORY_SCRIPT = """
-import resource
+import re
 from alexedge.data.fetch import FetchConfig, fetch_dataset
 
 summary = fetch_dataset(FetchConfig(**{options}))
-print(summary.downloaded, summary.failed, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+peak = re.search(r"VmHWM:\\s+(\\d+) kB", open("/proc/self/status").read()).group(1)
+print(summary.downloaded, summary.failed, peak)
 """
 
 

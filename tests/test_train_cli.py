@@ -72,7 +72,7 @@ def test_train_writes_a_complete_run_folder(run: tuple[Path, str]) -> None:
     ]:
         assert (out / name).is_file(), name
     assert list((out / "tensorboard").rglob("events.out.tfevents.*"))
-    assert (out / "labels.txt").read_text().split() == ["class_0", "class_1", "class_2"]
+    assert (out / "labels.txt").read_text().splitlines() == ["class 0", "class 1", "class 2"]
     assert [int(r["epoch"]) for r in read_history(out)] == [1, 2]
     metrics = json.loads((out / "metrics.json").read_text())
     for crop in ("centre_crop", "ten_crop"):

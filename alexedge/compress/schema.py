@@ -144,11 +144,11 @@ def _keras_problems(keras: Mapping[str, Any]) -> list[str]:
         if not isinstance(scores, Mapping):
             problems.append(f"keras[{name!r}] is not an object")
             continue
-        problems += [
-            f"keras[{name!r}]: {k} must be a share in [0, 1]"
-            for k in ("top1", "top5")
-            if not (_is_number(scores.get(k)) and 0 <= scores[k] <= 1)
-        ]
+        for k in ("top1", "top5"):
+            if k not in scores:
+                problems.append(f"keras[{name!r}]: missing {k!r}")
+            elif not (_is_number(scores[k]) and 0 <= scores[k] <= 1):
+                problems.append(f"keras[{name!r}]: {k} must be a share in [0, 1]")
     return problems
 
 
