@@ -5,10 +5,10 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import warnings
 
 import numpy as np
 import pytest
+from tflite_models import to_tflite
 
 from alexedge.edge_runtime.bench import (
     BENCH_SCHEMA_VERSION,
@@ -25,34 +25,9 @@ SIZE = 16
 QUICK = {"runs": 3, "warmup": 1}
 
 
-def _convert(tf, model, *, fixed_batch: bool = False, uint8: bool = False) -> bytes:
-    if fixed_batch:
-        spec = tf.TensorSpec([1, SIZE, SIZE, 3], tf.float32)
-        fn = tf.function(model, input_signature=[spec]).get_concrete_function()
-        converter = tf.lite.TFLiteConverter.from_concrete_functions([fn], model)
-    else:
-        converter = tf.lite.TFLiteConverter.from_keras_model(model)
-    if uint8:
-
-        def representative():
-            rng = np.random.default_rng(0)
-            for _ in range(8):
-                yield [rng.uniform(0, 255, (1, SIZE, SIZE, 3)).astype(np.float32)]
-
-        converter.optimizations = [tf.lite.Optimize.DEFAULT]
-        converter.representative_dataset = representative
-        converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-        converter.inference_input_type = tf.uint8
-        converter.inference_output_type = tf.uint8
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", "Statistics for quantized inputs")
-        return converter.convert()
-
-
 @pytest.fixture(scope="module")
 def models(tmp_path_factory):
     """A dynamic-batch float32, a fixed-batch float32 and a uint8 model, 16x16 input."""
-    import tensorflow as tf
     import tf_keras as keras
 
     keras.utils.set_random_seed(0)
@@ -68,7 +43,7 @@ def models(tmp_path_factory):
         "uint8": {"uint8": True},
     }.items():
         paths[name] = root / f"{name}.tflite"
-        paths[name].write_bytes(_convert(tf, model, **options))
+        paths[name].write_bytes(to_tflite(model, calibration=8, **options))
     return paths
 
 

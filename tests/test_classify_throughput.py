@@ -10,11 +10,11 @@ from __future__ import annotations
 import io
 import json
 import threading
-import warnings
 
 import numpy as np
 import pytest
 from PIL import Image
+from tflite_models import to_tflite
 
 from alexedge.data.files import list_images
 from alexedge.edge_runtime import classify_command
@@ -26,33 +26,8 @@ CLASSES = 5
 COUNT = 40
 
 
-def _convert(tf, model, kind: str) -> bytes:
-    if kind == "fixed":
-        spec = tf.TensorSpec([1, SIZE, SIZE, 3], tf.float32)
-        fn = tf.function(model, input_signature=[spec]).get_concrete_function()
-        converter = tf.lite.TFLiteConverter.from_concrete_functions([fn], model)
-    else:
-        converter = tf.lite.TFLiteConverter.from_keras_model(model)
-    if kind == "uint8":
-
-        def representative():
-            rng = np.random.default_rng(0)
-            for _ in range(16):
-                yield [rng.uniform(0, 255, (1, SIZE, SIZE, 3)).astype(np.float32)]
-
-        converter.optimizations = [tf.lite.Optimize.DEFAULT]
-        converter.representative_dataset = representative
-        converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-        converter.inference_input_type = tf.uint8
-        converter.inference_output_type = tf.uint8
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", "Statistics for quantized inputs")
-        return converter.convert()
-
-
 @pytest.fixture(scope="module")
 def models(tmp_path_factory):
-    import tensorflow as tf
     import tf_keras as keras
 
     keras.utils.set_random_seed(1)
@@ -67,7 +42,9 @@ def models(tmp_path_factory):
     paths = {}
     for kind in ("float32", "uint8", "fixed"):
         paths[kind] = root / f"{kind}.tflite"
-        paths[kind].write_bytes(_convert(tf, model, kind))
+        paths[kind].write_bytes(
+            to_tflite(model, fixed_batch=kind == "fixed", uint8=kind == "uint8")
+        )
     return paths
 
 
