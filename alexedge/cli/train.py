@@ -143,6 +143,9 @@ def train(
         outcome = resume_run(resume, data)
     else:
         run_config = _run_config(data, config, preset, recipe, data_options)
+        from alexedge.data.dataset import check_root
+
+        check_root(run_config.data.root)  # a mistyped folder fails before TensorFlow loads
         import_tensorflow()
         from alexedge.train.session import train_run
 

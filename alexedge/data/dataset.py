@@ -16,7 +16,7 @@ from pathlib import Path
 from alexedge.data.layouts import SplitFiles, class_names, detect_layout, get_layout
 from alexedge.errors import ConfigError, DataError
 
-__all__ = ["ImageDataset", "Sample", "load_dataset"]
+__all__ = ["ImageDataset", "Sample", "check_root", "load_dataset"]
 
 
 @dataclass(frozen=True)
@@ -74,7 +74,7 @@ def load_dataset(
         DataError: the folder, layout, class choice or images cannot be used.
         ConfigError: the fractions are out of range, or both subsets were given.
     """
-    root = _check_root(Path(root))
+    root = check_root(Path(root))
     _check_fractions(val_fraction, test_fraction)
     reader = detect_layout(root) if layout == "auto" else get_layout(layout)
     class_ids = _select_classes(root, reader.classes(root), classes, classes_file)
@@ -92,7 +92,8 @@ def load_dataset(
     )
 
 
-def _check_root(root: Path) -> Path:
+def check_root(root: Path) -> Path:
+    """``root`` if it is a folder; ``DataError`` naming it otherwise (cheap: no scan)."""
     if not root.exists():
         raise DataError(f"{root}: no such folder")
     if not root.is_dir():
