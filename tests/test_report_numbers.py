@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from report_rows import measurement
 
 from alexedge.errors import AlexEdgeError, DataError, ModelError
 from alexedge.predictions import read_predictions, write_predictions
@@ -117,41 +118,6 @@ def test_predictions_round_trip_and_bad_files_raise_data_error(tmp_path: Path) -
         read_predictions(tmp_path / "junk.npz", 3)
 
 
-def _measurement(name: str, quantization: str, **extra: object) -> dict:
-    """A schema-2 ``variants.json`` row (the fields ``VariantMeasurement.to_dict`` writes)."""
-    row: dict = {
-        "name": name,
-        "file": f"{name}.tflite",
-        "source": "float",
-        "quantization": quantization,
-        "bytes": 4000,
-        "gzip_bytes": 3600,
-        "weights": 1000,
-        "nonzero_weights": 1000,
-        "top1": 0.62,
-        "top5": 0.91,
-        "keras_top1": 0.61,
-        "keras_agreement": 0.98,
-        "latency_ms_1_thread": 2.0,
-        "latency_ms_2_threads": 1.1,
-        "sparsity_target": 0.0,
-        "qat": False,
-        "clusters": 0,
-        "per_channel": True,
-        "io": "uint8",
-        "input": {},
-        "output": {},
-        "float_ops": {},
-        "agreement_floor": 0.97,
-        "status": "ok",
-        "error": None,
-        **extra,
-    }
-    row["megabytes"] = row["bytes"] / 1e6
-    row["sparsity"] = 1 - row["nonzero_weights"] / row["weights"]
-    return row
-
-
 def _doc() -> dict:
     return {
         "schema_version": 2,
@@ -161,12 +127,12 @@ def _doc() -> dict:
         "dataset": {"root": "/d", "classes": 3, "train_images": 9, "val_images": 6, "skipped": 0},
         "keras": {"float": {"top1": 0.61, "top5": 0.9}},
         "variants": [
-            _measurement("float32", "float32"),
-            _measurement("int8", "int8", bytes=1000, gzip_bytes=800, top1=0.6),
-            _measurement(
+            measurement("float32", "float32"),
+            measurement("int8", "int8", bytes=1000, gzip_bytes=800, top1=0.6),
+            measurement(
                 "pruned90-int8", "int8", bytes=1000, gzip_bytes=250, top1=0.5, nonzero_weights=100
             ),
-            _measurement(
+            measurement(
                 "bad", "int8", bytes=900, gzip_bytes=100, top1=0.7, status="failed", error="low"
             ),
         ],

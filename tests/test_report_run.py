@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 from compress_helpers import make_trained_run
 from PIL import Image
+from report_rows import measurement
 
 from alexedge.errors import AlexEdgeError, ModelError
 from alexedge.predictions import write_predictions
@@ -24,38 +25,14 @@ _MIN_PIXEL_STD = 12.0
 
 
 def _row(name: str, data: bytes | None, quantization: str, **extra: object) -> dict:
-    size = len(data) if data else 1000
-    row: dict = {
-        "name": name,
-        "file": f"{name}.tflite",
-        "source": "float",
-        "quantization": quantization,
-        "bytes": size,
+    sizes = {
+        "bytes": len(data) if data else 1000,
         "gzip_bytes": len(gzip.compress(data, 9)) if data else 700,
-        "weights": 100,
-        "nonzero_weights": 100,
-        "top1": 0.95,
-        "top5": 1.0,
-        "keras_top1": 0.95,
-        "keras_agreement": 1.0,
-        "latency_ms_1_thread": 0.05,
-        "latency_ms_2_threads": 0.04,
-        "sparsity_target": 0.0,
-        "qat": False,
-        "clusters": 0,
-        "per_channel": True,
-        "io": "uint8",
-        "input": {},
-        "output": {},
-        "float_ops": {},
-        "agreement_floor": 0.97,
-        "status": "ok",
-        "error": None,
-        **extra,
     }
-    row["megabytes"] = round(row["bytes"] / 1e6, 4)
-    row["sparsity"] = round(1 - row["nonzero_weights"] / row["weights"], 4)
-    return row
+    scores = {"top1": 0.95, "top5": 1.0, "keras_top1": 0.95, "keras_agreement": 1.0}
+    latency = {"latency_ms_1_thread": 0.05, "latency_ms_2_threads": 0.04}
+    counts = {"weights": 100, "nonzero_weights": 100}
+    return measurement(name, quantization, **{**sizes, **scores, **latency, **counts, **extra})
 
 
 def _half_zero(model):
