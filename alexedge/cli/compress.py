@@ -71,6 +71,27 @@ def compress(
         Path | None, typer.Option(help="Where the run's dataset is now, if it moved.")
     ] = None,
     seed: Annotated[int, typer.Option(help="Seed for fine-tuning and calibration.")] = 0,
+    layer_errors: Annotated[
+        bool,
+        typer.Option(
+            help="Measure each int8 variant's per-layer error against float (worst first, "
+            "in variants.json)."
+        ),
+    ] = True,
+    float_layers: Annotated[
+        str,
+        typer.Option(
+            help="Conv/Dense layers to keep in float in an extra int8 variant, comma-separated "
+            "(e.g. conv1,fc8)."
+        ),
+    ] = "",
+    auto_float: Annotated[
+        int,
+        typer.Option(
+            help="Also an int8 variant with the K worst layers of the error report in float "
+            "(0: none)."
+        ),
+    ] = 0,
 ) -> None:
     """Prune, cluster, quantize and export a trained run as verified TFLite variants.
 
@@ -92,6 +113,9 @@ def compress(
         skip_layers=tuple(s.strip() for s in skip_layers.split(",") if s.strip()),
         allocation=allocation,
         seed=seed,
+        layer_errors=layer_errors,
+        float_layers=parse_name_list(float_layers, "--float-layers") if float_layers else (),
+        auto_float=auto_float,
     )
     from alexedge.run import check_trained_run
 

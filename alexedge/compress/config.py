@@ -62,6 +62,12 @@ class CompressConfig:
             per channel for weights and biases: 41.8 KB (2.7%) of the 1.5 MB int8
             alexnet-reduced, which then is 3.86x smaller than float32 instead of 3.97x.
         calibration_images: representative images for full-integer quantization.
+        layer_errors: measure each int8 variant's per-layer output error against the
+            float model on the calibration images (``layer_errors``), worst first.
+        float_layers: Conv2D/Dense layers kept in float in an extra int8 variant of
+            each post-training-quantized model (``float_layers``).
+        auto_float: keep the K worst layers of the error report in float, as one more
+            int8 variant (0: none).
     """
 
     finetune_epochs: int = 3
@@ -80,10 +86,13 @@ class CompressConfig:
     preserve_sparsity: bool = True
     io_type: str = "uint8"
     per_channel: bool = True
+    layer_errors: bool = True
+    float_layers: tuple[str, ...] = ()
+    auto_float: int = 0
 
     def __post_init__(self) -> None:
         # JSON and TOML give lists; the frozen config holds hashable tuples.
-        for name in ("sparsities", "quantize", "skip_layers"):
+        for name in ("sparsities", "quantize", "skip_layers", "float_layers"):
             object.__setattr__(self, name, tuple(getattr(self, name)))
         for target in self.sparsities:
             _require(0 <= target < 1, f"sparsity must be in [0, 1), got {target}")
@@ -107,6 +116,12 @@ class CompressConfig:
         _require(
             not self.qat or any(MODES[m].integer_io for m in self.quantize),
             "--qat makes full-integer models: add int8 to --quantize",
+        )
+        _require(self.auto_float >= 0, f"--auto-float must be >= 0, got {self.auto_float}")
+        _require(
+            not (self.float_layers or self.auto_float) or "int8" in self.quantize,
+            "--float-layers/--auto-float keep layers of the int8 export in float: "
+            "add int8 to --quantize",
         )
 
     @property

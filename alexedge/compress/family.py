@@ -38,7 +38,7 @@ from alexedge.metrics import ranked_classes, top_k_scores
 from alexedge.modes import MODES, QUANTIZATION_MODES
 from alexedge.predictions import read_predictions, write_predictions
 from alexedge.preprocess import MODEL_INPUT_MEAN, MODEL_INPUT_STD, center_crops
-from alexedge.run import LABELS, PREDICTIONS, VARIANTS_DIR, VARIANTS_JSON
+from alexedge.run import BEST_MODEL, LABELS, PREDICTIONS, VARIANTS_DIR, VARIANTS_JSON
 
 if TYPE_CHECKING:
     from alexedge.compress.convert import Export
@@ -143,6 +143,11 @@ def compress_run(
     inputs = load_run_inputs(
         run_dir, config.calibration_images, config.seed, representative, data_root, decoded
     )
+    if config.float_layers:
+        from alexedge.compress.float_layers import check_model_float_layers
+
+        # Before the first write: a mistyped layer name leaves the run folder as it was.
+        check_model_float_layers(inputs.model, config.float_layers, str(run_dir / BEST_MODEL))
     folder = run_dir / VARIANTS_DIR
     write_text(folder / LABELS, "".join(f"{n}\n" for n in inputs.dataset.class_names))
     write_json(folder / "config.json", config_to_dict(config))
@@ -151,6 +156,7 @@ def compress_run(
     models: dict[str, Any] = {"float": inputs.model}
     keras: dict[str, dict[str, Any]] = {}
     measured: list[VariantMeasurement] = []
+    extras: dict[str, dict[str, Any]] = {}  # per variant name: layer_errors, float_layers
     top1 = _Top1(run_dir, inputs.val_split.labels)
     for i, plan in enumerate(plans):
         model = models[plan.name] = _build(plan, models, inputs, config, say)
@@ -166,8 +172,13 @@ def compress_run(
                 )
                 measured.append(m)
                 top1.variants[m.name] = variant_top1
+        for m, variant_top1 in _layer_variants(
+            plan, model, crops, predictions, keras, inputs, config, say, extras
+        ):
+            measured.append(m)
+            top1.variants[m.name] = variant_top1
         _release(models, plans[i + 1 :])
-        doc = _document(inputs, config, keras, measured, previous)
+        doc = _document(inputs, config, keras, measured, previous, extras)
         write_json(run_dir / VARIANTS_JSON, doc)
         top1.write()
     result = CompressResult(run_dir, doc, tuple(measured))
@@ -263,6 +274,22 @@ def _variant(
     name = variant_name(plan.name, mode, config.per_channel)
     calibration = inputs.calibration if MODES[mode].needs_calibration else None
     data = export(mode, calibration, config.io_type, config.per_channel)
+    return _finish_variant(plan, mode, name, data, crops, predictions, keras, inputs, config, say)
+
+
+def _finish_variant(
+    plan: SourcePlan,
+    mode: str,
+    name: str,
+    data: bytes,
+    crops: np.ndarray,
+    predictions: np.ndarray,
+    keras: dict[str, dict[str, Any]],
+    inputs: RunInputs,
+    config: CompressConfig,
+    say: Say,
+) -> tuple[VariantMeasurement, np.ndarray]:
+    """write -> measure -> verify one converted variant; also its top-1 per val image."""
     data = _with_metadata(data, name, inputs)
     path = write_bytes(inputs.run_dir / VARIANTS_DIR / f"{name}.tflite", data)
     m, variant_top1 = measure_variant(
@@ -283,6 +310,69 @@ def _variant(
         m = replace(m, status="failed", error=f"{name}: I/O is {m.io}, not --io {config.io_type}")
     _report(m, say)
     return m, variant_top1
+
+
+def _layer_variants(
+    plan: SourcePlan,
+    model: Any,
+    crops: np.ndarray,
+    predictions: np.ndarray,
+    keras: dict[str, dict[str, Any]],
+    inputs: RunInputs,
+    config: CompressConfig,
+    say: Say,
+    extras: dict[str, dict[str, Any]],
+) -> list[tuple[VariantMeasurement, np.ndarray]]:
+    """The per-layer error report of each post-training integer variant (into ``extras``)
+    and its ``--float-layers`` / ``--auto-float`` siblings, measured like any variant."""
+    from alexedge.compress.layer_errors import ERROR_MODES
+
+    modes = [m for m in plan.modes if m in ERROR_MODES]
+    wanted = config.layer_errors or config.float_layers or config.auto_float
+    if plan.qat or not modes or not wanted:  # QAT models carry their own ranges
+        return []
+    from alexedge.compress.float_layers import export_with_float_layers
+    from alexedge.compress.layer_errors import calibrator, format_layer_errors, layer_errors
+
+    results = []
+    with calibrator(model) as calibrate:
+        for mode in modes:
+            base = variant_name(plan.name, mode, config.per_channel)
+            calibrated = calibrate(mode, inputs.calibration, config.io_type, config.per_channel)
+            errors = layer_errors(calibrated)
+            extras[base] = {"layer_errors": [e.to_dict() for e in errors]}
+            say(f"{base}: per-layer error, worst first: {format_layer_errors(errors, 4)}")
+            choices = _float_choices(base, errors, calibrated.layers, config)
+            for name, layers in choices:
+                data = export_with_float_layers(calibrated, layers)
+                results.append(
+                    _finish_variant(
+                        plan, mode, name, data, crops, predictions, keras, inputs, config, say
+                    )
+                )
+                extras[name] = {"float_layers": list(layers)}
+    return results
+
+
+def _float_choices(
+    base: str, errors: list[Any], layers: tuple[str, ...], config: CompressConfig
+) -> list[tuple[str, tuple[str, ...]]]:
+    """(variant name, layers kept float) for ``--float-layers`` and ``--auto-float``."""
+    from alexedge.compress.float_layers import (
+        auto_float_layers,
+        check_float_layers,
+        float_variant_name,
+    )
+
+    where = f"the converted {base} model"
+    choices = []
+    if config.float_layers:
+        named = check_float_layers(config.float_layers, layers, where)
+        choices.append((float_variant_name(base, named), named))
+    if config.auto_float:
+        auto = check_float_layers(auto_float_layers(errors, config.auto_float), layers, where)
+        choices.append((float_variant_name(base, auto, config.auto_float), auto))
+    return choices
 
 
 def _with_metadata(data: bytes, name: str, inputs: RunInputs) -> bytes:
@@ -365,6 +455,7 @@ def _document(
     keras: dict[str, dict[str, Any]],
     measured: list[VariantMeasurement],
     previous: dict[str, Any] | None,
+    extras: dict[str, dict[str, Any]],
 ) -> dict[str, Any]:
     train = inputs.decoded_train
     skipped = len(inputs.val_split.skipped) + (len(train.skipped) if train else 0)
@@ -381,7 +472,7 @@ def _document(
             "skipped": skipped,
         },
         "keras": keras,
-        "variants": [m.to_dict() for m in measured],
+        "variants": [{**m.to_dict(), **extras.get(m.name, {})} for m in measured],
         "compress": config_to_dict(config),
     }
     doc = merge_variants_doc(new, previous, inputs.run_dir / VARIANTS_DIR)

@@ -8,6 +8,10 @@ with counts), ``agreement_floor``, ``status`` (``ok``/``failed``) and ``error``;
 Keras model
 under ``keras``, optionally ``sparsity_target``, ``clusters``, ``qat`` and ``layers``
 (per-layer sparsity); and a top-level ``compress`` (the ``CompressConfig`` used).
+Optional per variant (absent in older documents, still version 2): ``layer_errors``
+(an integer variant's per-layer error against float, worst first: ``layer``, ``op``,
+``snr_db``, ``rmse_over_scale``, ``scale``) and ``float_layers`` (the Keras layers a
+selective-float variant keeps in float).
 
 ``alexedge compress`` merges into an existing document: variants it made again are
 replaced, others (whose files still exist) are kept, unknown top-level keys stay.
@@ -171,9 +175,37 @@ def _variant_problems(v: Mapping[str, Any], version: int) -> list[str]:
         for k in _SHARES
         if k in v and _is_number(v[k]) and not 0 <= v[k] <= 1
     ]
+    problems += _layer_problems(v, name)
     if "status" in v and v["status"] not in _STATUSES:
         problems.append(f"variant {name!r}: status {v['status']!r} is not one of {_STATUSES}")
     sizes = [v.get(k, 1) for k in ("bytes", "gzip_bytes")]
     if any(_is_number(x) and x <= 0 for x in sizes):
         problems.append(f"variant {name!r}: sizes must be positive")
+    return problems
+
+
+_LAYER_ERROR_NUMBERS = ("snr_db", "rmse_over_scale", "scale")
+
+
+def _layer_problems(v: Mapping[str, Any], name: str) -> list[str]:
+    """The optional ``layer_errors`` and ``float_layers`` of a variant row."""
+    problems = []
+    floats = v.get("float_layers", [])
+    if not (isinstance(floats, list) and all(isinstance(x, str) for x in floats)):
+        problems.append(f"variant {name!r}: float_layers must be a list of layer names")
+    rows = v.get("layer_errors", [])
+    if not isinstance(rows, list):
+        return [*problems, f"variant {name!r}: layer_errors must be a list"]
+    for i, row in enumerate(rows):
+        ok = (
+            isinstance(row, Mapping)
+            and isinstance(row.get("layer"), str)
+            and isinstance(row.get("op"), str)
+            and all(_is_number(row.get(k)) for k in _LAYER_ERROR_NUMBERS)
+        )
+        if not ok:
+            problems.append(
+                f"variant {name!r}: layer_errors[{i}] needs text layer and op and numbers "
+                f"{', '.join(_LAYER_ERROR_NUMBERS)}"
+            )
     return problems

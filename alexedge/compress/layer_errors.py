@@ -1,0 +1,312 @@
+"""Which layer an integer export damages: each layer's output error against float, worst first.
+
+The TFLite quantization debugger (``tf.lite.experimental.QuantizationDebugger``) runs a
+*debug* model in which every quantized op has a float twin fed the same (dequantized)
+input, and a ``NumericVerify`` op compares the two. The error of a layer is therefore
+its own, not the accumulated error of the layers before it: the ranking says where
+rounding hurts, which is what ``--float-layers`` needs.
+
+Both the debug model and the selective-float export (``float_layers``) are made from one
+*calibrated* model: the converter's float graph with the activation ranges recorded on
+the calibration images (``_experimental_calibrate_only``, what the debugger does with a
+converter), quantized afterwards with ``mlir_quantize``, the call the converter makes
+itself. The int8 variant made by ``convert`` and these agree op for op.
+
+Two numbers per layer, from the float output ``f`` and the dequantized integer output
+``q`` over all calibration images:
+
+- ``snr_db``: ``10 log10(sum f^2 / sum (q - f)^2)``, the ranking key. It sees damage
+  from both sides: weights rounded badly (an outlier weight crushing its channel) and an
+  output range so wide that every value is coarse.
+- ``rmse_over_scale``: root-mean-square error in units of the output's quantization
+  step; rounding alone gives about 0.29 (1/sqrt(12)), so a value far above it means
+  the weights, not the output rounding, are to blame.
+
+TFLite names an op after the TensorFlow ops fused into it (``model/conv1_relu/Relu;
+model/conv1/Conv2D``); a Keras weight layer is the op whose name has that layer's
+name as one path component, so reports and ``--float-layers`` use ``conv1``, ``fc6``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import re
+import tempfile
+import warnings
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from alexedge.errors import ConfigError, ModelError
+
+__all__ = [
+    "ERROR_MODES",
+    "Calibrated",
+    "LayerError",
+    "calibrate",
+    "calibrator",
+    "format_layer_errors",
+    "layer_errors",
+    "weight_layers",
+]
+
+# Modes whose export can be calibrated, debugged and quantized again here, with the
+# activation type ``mlir_quantize`` takes (tensorflow/compiler/mlir/lite/types.proto:
+# QUANTIZED_INT8 = 9). A 16x8 mode joins with its own entry (QUANTIZED_INT16 = 10)
+# once its export is checked op for op against the converter's.
+ERROR_MODES: dict[str, int] = {"int8": 9}
+
+# A layer computed exactly (error 0) has an infinite SNR; JSON has no infinity, and
+# float32 arithmetic itself is not cleaner than ~150 dB.
+_MAX_SNR_DB = 150.0
+
+Calibrate = Callable[..., "Calibrated"]
+
+
+@dataclass(frozen=True)
+class LayerError:
+    """One quantized Keras layer's output error against its float twin."""
+
+    layer: str  # the Keras layer name, as ``--float-layers`` takes it
+    op: str  # the TFLite op computing it, e.g. CONV_2D, FULLY_CONNECTED
+    snr_db: float
+    rmse_over_scale: float
+    scale: float  # the output's quantization step
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "layer": self.layer,
+            "op": self.op,
+            "snr_db": round(self.snr_db, 3),
+            "rmse_over_scale": round(self.rmse_over_scale, 4),
+            "scale": self.scale,
+        }
+
+
+@dataclass(frozen=True)
+class Calibrated:
+    """A model's float TFLite graph with recorded activation ranges, ready to quantize.
+
+    Attributes:
+        data: the calibrated flatbuffer (float ops, ranges as statistics).
+        mode: the quantization mode it was calibrated for (a key of ``ERROR_MODES``).
+        io_type: input/output type the quantized model takes (``uint8``...).
+        per_channel: one weight scale per output channel.
+        images: the calibration images, fed again to the debug model.
+        nodes: Keras weight layer -> names of the TFLite tensors its ops produce.
+        op_types: Keras weight layer -> the TFLite op computing it (CONV_2D...).
+    """
+
+    data: bytes
+    mode: str
+    io_type: str
+    per_channel: bool
+    images: np.ndarray
+    nodes: dict[str, tuple[str, ...]]
+    op_types: dict[str, str]
+
+    @property
+    def layers(self) -> tuple[str, ...]:
+        """The Keras layers that are quantized ops of their own, in graph order."""
+        return tuple(self.nodes)
+
+    def quantize(self, denylisted_nodes: tuple[str, ...] = (), debug: bool = False) -> bytes:
+        """The integer model; ``denylisted_nodes`` stay float; ``debug`` adds NumericVerify."""
+        import tensorflow as tf
+        from tensorflow.lite.python import convert as tflite_convert
+
+        from alexedge.compress.convert import INTEGER_IO_TYPES
+
+        io = tf.float32 if debug else INTEGER_IO_TYPES[self.io_type]
+        try:
+            return bytes(
+                tflite_convert.mlir_quantize(
+                    self.data,
+                    disable_per_channel=not self.per_channel,
+                    inference_type=ERROR_MODES[self.mode],
+                    input_data_type=io,
+                    output_data_type=io,
+                    enable_numeric_verify=debug,
+                    denylisted_nodes=list(denylisted_nodes) or None,
+                )
+            )
+        except Exception as e:
+            raise ModelError(f"TFLite quantization ({self.mode}) failed: {e}") from e
+
+
+def weight_layers(model: Any) -> tuple[str, ...]:
+    """Names of the model's Conv2D/Dense layers (depthwise too): what integer export rounds."""
+    import tf_keras as keras
+
+    kinds = (keras.layers.Conv2D, keras.layers.Dense, keras.layers.DepthwiseConv2D)
+    return tuple(layer.name for layer in model.layers if isinstance(layer, kinds))
+
+
+@contextlib.contextmanager
+def calibrator(model: Any) -> Iterator[Calibrate]:
+    """Save ``model`` once; yield ``calibrate(mode, calibration, io_type, per_channel)``."""
+    import tensorflow as tf
+
+    with tempfile.TemporaryDirectory(prefix="alexedge-calibrate-") as folder:
+        try:
+            tf.saved_model.save(model, folder)
+        except Exception as e:
+            raise ModelError(f"cannot save the model for calibration: {e}") from e
+        layers = weight_layers(model)
+
+        def run(
+            mode: str, calibration: np.ndarray, io_type: str = "uint8", per_channel: bool = True
+        ) -> Calibrated:
+            return _calibrate(folder, layers, mode, calibration, io_type, per_channel)
+
+        yield run
+
+
+def calibrate(
+    model: Any,
+    mode: str,
+    calibration: np.ndarray,
+    io_type: str = "uint8",
+    per_channel: bool = True,
+) -> Calibrated:
+    """``model``'s graph calibrated on ``calibration`` (uint8/float images, N x H x W x 3)."""
+    _check_mode(mode)  # before saving the model
+    with calibrator(model) as run:
+        return run(mode, calibration, io_type, per_channel)
+
+
+def _check_mode(mode: str) -> None:
+    if mode not in ERROR_MODES:
+        raise ConfigError(
+            f"no per-layer error report for {mode!r} exports; available for {sorted(ERROR_MODES)}"
+        )
+
+
+def _calibrate(
+    folder: str,
+    layers: tuple[str, ...],
+    mode: str,
+    calibration: np.ndarray,
+    io_type: str,
+    per_channel: bool,
+) -> Calibrated:
+    import tensorflow as tf
+
+    from alexedge.compress.convert import CONVERTER_SETUP
+
+    _check_mode(mode)
+    converter = tf.lite.TFLiteConverter.from_saved_model(folder)
+    # The mode's own setup (calibration checks, representative set, I/O types), then
+    # stop before quantizing: the ranges are recorded, the ops still float.
+    CONVERTER_SETUP[mode](converter, calibration, io_type)
+    converter._experimental_calibrate_only = True
+    try:
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", "Statistics for quantized inputs were expected")
+            data = bytes(converter.convert())
+    except Exception as e:
+        raise ModelError(f"TFLite calibration ({mode}) failed: {e}") from e
+    outputs = _op_outputs(data)
+    nodes = _layer_nodes([name for _, name in outputs], layers)
+    op_types = {
+        layer: dict((n, op) for op, n in outputs)[names[0]] for layer, names in nodes.items()
+    }
+    images = np.asarray(calibration, np.float32)
+    return Calibrated(data, mode, io_type, per_channel, images, nodes, op_types)
+
+
+def _op_outputs(data: bytes) -> list[tuple[str, str]]:
+    """(op type, output tensor name) of every op of the main subgraph, in order."""
+    from ai_edge_litert import schema_py_generated as schema
+
+    from alexedge.compress.tflite_ops import list_ops
+
+    graph = schema.Model.GetRootAsModel(data, 0).Subgraphs(0)
+    ops = list_ops(data)
+    return [
+        (ops[i].name, graph.Tensors(graph.Operators(i).Outputs(j)).Name().decode())
+        for i in range(graph.OperatorsLength())
+        for j in range(graph.Operators(i).OutputsLength())
+    ]
+
+
+def _components(tensor_name: str) -> set[str]:
+    return set(re.split(r"[/;]", tensor_name))
+
+
+def _layer_nodes(names: list[str], layers: tuple[str, ...]) -> dict[str, tuple[str, ...]]:
+    found: dict[str, list[str]] = {}
+    for name in names:
+        for layer in _components(name).intersection(layers):
+            found.setdefault(layer, []).append(name)
+    return {layer: tuple(tensors) for layer, tensors in found.items()}  # graph order
+
+
+def layer_errors(calibrated: Calibrated) -> list[LayerError]:
+    """Each quantized Keras layer's error on the calibration images, worst (lowest SNR) first."""
+    import tensorflow as tf
+
+    metrics = {"signal": _signal, "error": _error, "count": _count, "step": _step}
+    options = tf.lite.experimental.QuantizationDebugOptions(layer_direct_compare_metrics=metrics)
+
+    def dataset() -> Iterator[list[np.ndarray]]:
+        for image in calibrated.images:
+            yield [image[None]]
+
+    with warnings.catch_warnings():
+        # tf.lite.Interpreter's deprecation notice and the preserve-all-tensors memory
+        # notice: the debugger needs both, on calibration-sized data.
+        warnings.filterwarnings("ignore", category=UserWarning, module="tensorflow")
+        debugger = tf.lite.experimental.QuantizationDebugger(
+            quant_debug_model_content=calibrated.quantize(debug=True),
+            debug_dataset=dataset,
+            debug_options=options,
+        )
+        debugger.run()
+    rows: dict[str, LayerError] = {}
+    for name, stats in debugger.layer_statistics.items():
+        # "NumericVerify/<quantized tensor name>:<index>"; the quantized twin is named
+        # like the float op (plus a digit), so it has the Keras layer as a component.
+        for layer in _components(name).intersection(calibrated.layers):
+            row = _row(layer, calibrated.op_types[layer], stats)
+            if layer not in rows or row.snr_db < rows[layer].snr_db:
+                rows[layer] = row
+    return sorted(rows.values(), key=lambda r: (r.snr_db, r.layer))
+
+
+def _row(layer: str, op: str, stats: dict[str, float]) -> LayerError:
+    # The debugger averages each metric over images; every image has the same number of
+    # elements, so the averaged sums give the same ratios as sums over the whole set.
+    signal, error, count, scale = (float(stats[k]) for k in ("signal", "error", "count", "step"))
+    snr = _MAX_SNR_DB if error <= 0 else min(_MAX_SNR_DB, 10 * math.log10(signal / error))
+    rmse = math.sqrt(error / max(count, 1.0))
+    return LayerError(layer, op, snr, rmse / scale if scale > 0 else 0.0, scale)
+
+
+def format_layer_errors(errors: list[LayerError], limit: int = 0) -> str:
+    """One line per layer, worst first: what ``compress`` prints and ``--auto-float`` reads."""
+    shown = errors[:limit] if limit else errors
+    return ", ".join(f"{e.layer} {e.snr_db:.1f} dB ({e.rmse_over_scale:.2f} steps)" for e in shown)
+
+
+def _dequantized(q: np.ndarray, scale: float, zero_point: int) -> np.ndarray:
+    return (q.astype(np.float64) - zero_point) * scale
+
+
+def _signal(f: np.ndarray, q: np.ndarray, scale: float, zero_point: int) -> float:
+    return float(np.sum(np.square(f, dtype=np.float64)))
+
+
+def _error(f: np.ndarray, q: np.ndarray, scale: float, zero_point: int) -> float:
+    return float(np.sum(np.square(_dequantized(q, scale, zero_point) - f)))
+
+
+def _count(f: np.ndarray, q: np.ndarray, scale: float, zero_point: int) -> float:
+    return float(f.size)
+
+
+def _step(f: np.ndarray, q: np.ndarray, scale: float, zero_point: int) -> float:
+    return float(scale)
