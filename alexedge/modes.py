@@ -6,6 +6,11 @@ edge runtime's accepted input types all read this table, so adding a mode is one
 here plus its converter function. It lives at the top of the package, not in
 ``compress/``, because the edge runtime reads it and must never load the compression
 code (which imports TensorFlow).
+
+``int16x8`` and ``int4`` are not exported unless asked for (``DEFAULT_MODES``): int16x8
+runs on TFLite's reference kernels (no XNNPACK), 50x slower than int8 on the CPU
+measured, and refuses models with LRN (no 16-bit kernel); int4 needs the optional
+``alexedge[int4]`` extra (litert-quantizer).
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ from dataclasses import dataclass
 from alexedge.errors import ConfigError
 
 __all__ = [
+    "DEFAULT_MODES",
     "MODES",
     "QUANTIZATION_MODES",
     "QuantizationMode",
@@ -35,11 +41,17 @@ class QuantizationMode:
         agreement_floor: the share of validation images whose top-1 must equal the Keras
             model's. Float files only reorder float arithmetic; int8 weights may flip
             near-ties. Below its floor a variant is a broken export.
-        integer_weights: weights stored as 8-bit integers, with one scale per output
-            channel or (``--per-tensor``) per tensor.
+        integer_weights: Conv/Dense weights stored as integers (``weight_bits`` wide),
+            with one scale per output channel or (``--per-tensor``) per tensor.
         integer_io: input and output tensors take ``--io`` (uint8, int8 or float32):
             a full-integer model that a phone feeds with pixels directly.
         input_dtypes: tensor types the model's image input can have.
+        weight_bits: bits per stored Conv/Dense weight (32, 16, 8 or 4): what the
+            file's size follows, read off the file by the mode-file tests.
+        activation_bits: bits of the activations the ops compute on (32: float;
+            ``dynamic`` quantizes them on the fly but stores and returns float).
+        default: exported when ``--quantize`` is not given.
+        extra: the ``pip install "alexedge[...]"`` extra the mode needs, if any.
     """
 
     name: str
@@ -49,6 +61,10 @@ class QuantizationMode:
     integer_weights: bool
     integer_io: bool
     input_dtypes: tuple[str, ...]
+    weight_bits: int
+    activation_bits: int
+    default: bool = True
+    extra: str | None = None
 
 
 MODES: dict[str, QuantizationMode] = {
@@ -57,26 +73,47 @@ MODES: dict[str, QuantizationMode] = {
         QuantizationMode(
             "float32", "float32 weights and activations (the reference)",
             needs_calibration=False, agreement_floor=0.995, integer_weights=False,
-            integer_io=False, input_dtypes=("float32",),
+            integer_io=False, input_dtypes=("float32",), weight_bits=32, activation_bits=32,
         ),
         QuantizationMode(
             "dynamic", "int8 weights, float activations (dynamic range)",
             needs_calibration=False, agreement_floor=0.97, integer_weights=True,
-            integer_io=False, input_dtypes=("float32",),
+            integer_io=False, input_dtypes=("float32",), weight_bits=8, activation_bits=32,
         ),
         QuantizationMode(
             "float16", "float16 weights, float32 activations",
             needs_calibration=False, agreement_floor=0.995, integer_weights=False,
-            integer_io=False, input_dtypes=("float32",),
+            integer_io=False, input_dtypes=("float32",), weight_bits=16, activation_bits=32,
         ),
         QuantizationMode(
             "int8", "int8 weights and activations (full integer, calibrated)",
             needs_calibration=True, agreement_floor=0.97, integer_weights=True,
-            integer_io=True, input_dtypes=("uint8", "int8", "float32"),
+            integer_io=True, input_dtypes=("uint8", "int8", "float32"), weight_bits=8,
+            activation_bits=8,
+        ),
+        # Float I/O: MediaPipe accepts float32 (with normalization metadata), not int16.
+        # Its weights are int8 like dynamic's, so near-ties flip as often: same floor.
+        QuantizationMode(
+            "int16x8", "int8 weights, int16 activations (16x8, calibrated; float32 I/O)",
+            needs_calibration=True, agreement_floor=0.97, integer_weights=True,
+            integer_io=False, input_dtypes=("float32",), weight_bits=8, activation_bits=16,
+            default=False,
+        ),
+        # Weight-only: each int4 kernel is dequantized and the op computes in float,
+        # so only weight rounding (16 levels per output channel) moves predictions;
+        # the floor still catches a broken file (agreement near 1/classes), not a
+        # point of top-1, which the report shows beside it.
+        QuantizationMode(
+            "int4", "int4 Conv/Dense weights, float activations (weight-only; float32 I/O)",
+            needs_calibration=False, agreement_floor=0.90, integer_weights=True,
+            integer_io=False, input_dtypes=("float32",), weight_bits=4, activation_bits=32,
+            default=False, extra="int4",
         ),
     )
 }  # fmt: skip
 QUANTIZATION_MODES: tuple[str, ...] = tuple(MODES)
+# What ``alexedge compress`` and ``pipeline`` export when ``--quantize`` is not given.
+DEFAULT_MODES: tuple[str, ...] = tuple(m.name for m in MODES.values() if m.default)
 
 
 def get_mode(name: str) -> QuantizationMode:

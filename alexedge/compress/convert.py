@@ -9,6 +9,11 @@ Calibration images for full-integer quantization must be exactly what the model
 sees at evaluation (``eval_transform`` output, raw 0-255 pixels), otherwise the
 activation ranges are wrong for the phone. Integer models take ``uint8`` input by
 default because MediaPipe Tasks refuses int8 input tensors (shared FINDINGS.md).
+
+``int16x8`` (16-bit activations, 8-bit weights) is calibrated like int8 and keeps
+float32 I/O. Its op set has no float fallback: an op without a 16-bit kernel (LRN)
+fails the conversion, and the error says which op and what to export instead.
+``int4`` is the float32 conversion followed by litert-quantizer (``int4.py``).
 """
 
 from __future__ import annotations
@@ -23,10 +28,19 @@ import numpy as np
 import tensorflow as tf
 import tf_keras as keras
 
+from alexedge.compress.int4 import int4_weights, require_quantizer
+from alexedge.compress.tflite_ops import list_ops
 from alexedge.errors import ConfigError, ModelError
 from alexedge.modes import get_mode
 
-__all__ = ["CONVERTER_SETUP", "INTEGER_IO_TYPES", "Export", "convert", "exporter"]
+__all__ = [
+    "AFTER_CONVERSION",
+    "CONVERTER_SETUP",
+    "INTEGER_IO_TYPES",
+    "Export",
+    "convert",
+    "exporter",
+]
 
 INTEGER_IO_TYPES = {"uint8": tf.uint8, "int8": tf.int8, "float32": tf.float32}
 
@@ -69,13 +83,14 @@ def convert(
 
     Args:
         mode: a row of ``alexedge.modes.MODES``: ``float32``, ``dynamic`` (int8
-            weights, float activations), ``float16`` (half-precision weights) or
-            ``int8`` (full integer).
+            weights, float activations), ``float16`` (half-precision weights),
+            ``int8`` (full integer), ``int16x8`` (int16 activations, int8 weights,
+            float32 I/O) or ``int4`` (int4 Conv/Dense weights, float activations).
         calibration: uint8/float images (N, H, W, 3) for the activation ranges of
             modes that need calibration.
         io_type: input/output tensor type of a full-integer model.
         per_channel: ``False`` quantizes each weight tensor with one scale
-            (``dynamic`` and ``int8``): smaller files, riskier accuracy.
+            (modes with integer weights): smaller files, riskier accuracy.
     """
     with exporter(model) as export:
         return export(mode, calibration, io_type, per_channel)
@@ -91,18 +106,39 @@ def _convert(
     spec = get_mode(mode)
     if spec.needs_calibration and (calibration is None or len(calibration) == 0):
         raise ConfigError(f"{mode} quantization needs calibration images")
+    after = AFTER_CONVERSION.get(mode)
+    if mode == "int4":
+        require_quantizer()  # before a conversion whose result could not be used
     CONVERTER_SETUP[mode](converter, calibration, io_type)
     if not per_channel:
         # The converter's only switch for it; private but unchanged since TF 2.4.
+        # (A float32 conversion ignores it; int4 takes per_channel itself.)
         converter._experimental_disable_per_channel = True
     try:
         with warnings.catch_warnings():
             # Raised for every integer-input model; our uint8 input is raw pixels with
             # scale 1 and zero point 0, taken from the calibration data, so it is noise.
             warnings.filterwarnings("ignore", "Statistics for quantized inputs were expected")
-            return bytes(converter.convert())
+            data = bytes(converter.convert())
     except Exception as e:
-        raise ModelError(f"TFLite conversion ({mode}) failed: {_summary(e)}") from e
+        raise _conversion_error(mode, e) from e
+    return data if after is None else after(data, per_channel)
+
+
+def _conversion_error(mode: str, error: Exception) -> ModelError:
+    unsupported = re.findall(r"not yet supported for op: '(\w+)'", str(error))
+    if mode == "int16x8" and unsupported:
+        return _no_int16_kernel(sorted(set(unsupported)))
+    return ModelError(f"TFLite conversion ({mode}) failed: {_summary(error)}")
+
+
+def _no_int16_kernel(ops: list[str]) -> ModelError:
+    lrn = "LOCAL_RESPONSE_NORMALIZATION" in ops
+    hint = " (the paper alexnet's LRN; alexnet-reduced has none)" if lrn else ""
+    return ModelError(
+        f"int16x8: TFLite has no 16-bit-activation kernel for {', '.join(ops)}{hint}; "
+        "export int8 (keeps such ops in float between QUANTIZE/DEQUANTIZE) or float16 instead"
+    )
 
 
 def _summary(error: Exception) -> str:
@@ -135,12 +171,32 @@ def _full_int8(
 ) -> None:
     if io_type not in INTEGER_IO_TYPES:
         raise ConfigError(f"unknown I/O type {io_type!r}; choose from {sorted(INTEGER_IO_TYPES)}")
+    _calibrate(converter, calibration, "int8")
+    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+    converter.inference_input_type = INTEGER_IO_TYPES[io_type]
+    converter.inference_output_type = INTEGER_IO_TYPES[io_type]
+
+
+def _int16x8(
+    converter: tf.lite.TFLiteConverter, calibration: np.ndarray | None, io_type: str
+) -> None:
+    del io_type  # float32 I/O: MediaPipe takes float32 with metadata, never int16
+    _calibrate(converter, calibration, "int16x8")
+    # This op set alone, without TFLITE_BUILTINS: an op lacking a 16-bit kernel fails
+    # the conversion instead of silently staying float in a mixed file.
+    ops = tf.lite.OpsSet.EXPERIMENTAL_TFLITE_BUILTINS_ACTIVATIONS_INT16_WEIGHTS_INT8
+    converter.target_spec.supported_ops = [ops]
+
+
+def _calibrate(
+    converter: tf.lite.TFLiteConverter, calibration: np.ndarray | None, mode: str
+) -> None:
     images = np.array(calibration, np.float32)
     if all(np.ptp(image) == 0 for image in images):
         # Flat images (all black: a failed decode, a wrong path) calibrate every
         # activation range on nothing; the export would look fine and misclassify.
         raise ModelError(
-            f"int8 calibration: all {len(images)} images are a single flat colour; "
+            f"{mode} calibration: all {len(images)} images are a single flat colour; "
             "give real images (--representative DIR, or the run's training images)"
         )
     # The input tensor's quantization comes from the range the calibration pixels
@@ -155,9 +211,22 @@ def _full_int8(
 
     converter.optimizations = [tf.lite.Optimize.DEFAULT]
     converter.representative_dataset = representative
-    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-    converter.inference_input_type = INTEGER_IO_TYPES[io_type]
-    converter.inference_output_type = INTEGER_IO_TYPES[io_type]
+
+
+def _only_int16(data: bytes, per_channel: bool) -> bytes:
+    """``data`` if every op computes on int16; a mixed file is refused, never written."""
+    del per_channel
+    mixed = sorted(
+        {
+            op.name
+            for op in list_ops(data)
+            if op.name not in ("QUANTIZE", "DEQUANTIZE")
+            and not set(op.output_types) <= {"INT16", "INT32"}
+        }
+    )
+    if mixed:
+        raise _no_int16_kernel(mixed)
+    return data
 
 
 # One setup per row of ``alexedge.modes.MODES`` (a test checks they match).
@@ -166,4 +235,13 @@ CONVERTER_SETUP: dict[str, Setup] = {
     "dynamic": _dynamic,
     "float16": _float16,
     "int8": _full_int8,
+    "int16x8": _int16x8,
+    "int4": _float32,  # then AFTER_CONVERSION
+}
+
+# A step from the converter's bytes to the file: a check that refuses what the mode's
+# name would misdescribe, or the quantizer the converter lacks (int4 weights).
+AFTER_CONVERSION: dict[str, Callable[[bytes, bool], bytes]] = {
+    "int16x8": _only_int16,
+    "int4": int4_weights,
 }
