@@ -49,6 +49,7 @@ def _samples(root: Path, split: str, limit: int | None) -> list[Sample]:
 def _alexedge_epochs(
     samples: list[Sample], size: int, batch: int, epochs: int, stream: bool = False
 ) -> list[float]:
+    from alexedge.train.config import Augmentation
     from alexedge.train.input_pipeline import train_dataset
 
     start = time.perf_counter()
@@ -59,7 +60,7 @@ def _alexedge_epochs(
         split = decode_split(samples, base_size_for(size), "alexedge: decoding")
         stats = channel_stats(split.images)
     num_classes = int(split.labels.max()) + 1
-    data = train_dataset(split, num_classes, size, batch, stats, 0.1, 0)
+    data = train_dataset(split, num_classes, size, batch, stats, Augmentation(), 0)
     return _time_epochs(data, epochs, start)
 
 

@@ -38,7 +38,7 @@ from alexedge.data.files import list_images
 from alexedge.data.stats import channel_stats
 from alexedge.preprocess import base_size_for
 from alexedge.train import loop
-from alexedge.train.config import TrainConfig
+from alexedge.train.config import Augmentation, TrainConfig
 from alexedge.train.input_pipeline import train_dataset
 from alexedge.train.models import model_stats
 
@@ -72,7 +72,9 @@ def _ours(images_file: Path, labels: np.ndarray, steps: int, batch: int) -> dict
     model = loop.build_network(config, CLASSES, stats)
     trainer = loop.logits_model(model)
     loop.compile_for_training(trainer, config, config.learning_rate, CLASSES, from_logits=True)
-    data = train_dataset(split, CLASSES, INPUT, batch, stats, 0.0, 0).repeat()
+    data = train_dataset(
+        split, CLASSES, INPUT, batch, stats, Augmentation(pca_sigma=0.0), 0
+    ).repeat()
     timer = _StepTimer()
     trainer.fit(data, steps_per_epoch=steps, epochs=1, callbacks=[timer], verbose=0)
     return {

@@ -129,10 +129,9 @@ def _augmented(
         config.input_size,
         config.batch_size,
         stats,
-        config.pca_lighting,
+        config.augmentation(),
         config.seed,
         range(config.epochs),
-        random_resized_crop=config.random_resized_crop,
         cache_dir=config.cache_dir,
     )
 

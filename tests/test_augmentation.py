@@ -56,11 +56,13 @@ def test_ten_crop_predict_averages_the_ten_crops() -> None:
 
 
 def _first_batch(seed: int, rrc: bool, pca_sigma: float = 0.1) -> tuple[np.ndarray, np.ndarray]:
+    from alexedge.train.config import Augmentation
     from alexedge.train.input_pipeline import train_dataset
 
     split = _split()
     stats = channel_stats(split.images)
-    data = train_dataset(split, CLASSES, SIZE, 4, stats, pca_sigma, seed, random_resized_crop=rrc)
+    augmentation = Augmentation(pca_sigma=pca_sigma, random_resized_crop=rrc)
+    data = train_dataset(split, CLASSES, SIZE, 4, stats, augmentation, seed)
     images, labels = next(iter(data))
     return images.numpy(), labels.numpy()
 
@@ -110,3 +112,83 @@ def test_decode_split_refuses_what_cannot_fit_in_memory(monkeypatch) -> None:
     samples = [Sample(f"/nonexistent/{i}.jpg", 0) for i in range(100)]
     with pytest.raises(DataError, match="GB decoded"):
         decode.decode_split(samples, 256)
+
+
+def _flat_batch(augmentation, n: int = 8, seed: int = 0) -> tuple[np.ndarray, np.ndarray, list]:
+    """One batch of ``n`` flat images, image i of value 10 * (i + 1) and class i, so a
+    pixel says which image it came from and a label column which image it weighs."""
+    from alexedge.train.input_pipeline import train_dataset
+
+    values = [10.0 * (i + 1) for i in range(n)]
+    images = np.stack([np.full((BASE, BASE, 3), v, np.uint8) for v in values])
+    split = DecodedSplit(
+        images, np.arange(n, dtype=np.int32), tuple(f"{i}.jpg" for i in range(n)), ()
+    )
+    data = train_dataset(split, n, SIZE, n, channel_stats(images), augmentation, seed)
+    x, y = next(iter(data))
+    return x.numpy(), y.numpy(), values
+
+
+def test_mixup_mixes_images_and_labels_by_the_same_weight() -> None:
+    from alexedge.train.config import Augmentation
+
+    x, y, values = _flat_batch(Augmentation(pca_sigma=0.0, mixup=0.4))
+    np.testing.assert_allclose(y.sum(axis=1), 1.0, rtol=1e-6)
+    assert ((y > 0).sum(axis=1) <= 2).all() and (y.max(axis=1) < 1).any()
+    for image, label in zip(x, y, strict=True):
+        np.testing.assert_allclose(image, label @ np.array(values), rtol=1e-4)
+
+
+def test_cutmix_pastes_a_box_whose_area_is_the_partners_label_weight() -> None:
+    from alexedge.train.config import Augmentation
+
+    x, y, values = _flat_batch(Augmentation(pca_sigma=0.0, cutmix=1.0), seed=3)
+    np.testing.assert_allclose(y.sum(axis=1), 1.0, rtol=1e-6)
+    pasted = 0
+    for image, label in zip(x, y, strict=True):
+        shares = [np.mean(image[..., 0] == v) for v in values]
+        np.testing.assert_allclose(shares, label, atol=1e-6)
+        pasted += label.max() < 1
+        if label.max() < 1:  # the pasted pixels form one rectangle
+            rows, cols = np.nonzero(image[..., 0] != values[int(label.argmax())])
+            box = image[rows.min() : rows.max() + 1, cols.min() : cols.max() + 1, 0]
+            assert len(np.unique(box)) == 1
+    assert pasted > 0
+
+
+def test_mixup_and_cutmix_together_take_one_of_them_per_batch() -> None:
+    from alexedge.train.config import Augmentation
+
+    kinds = set()
+    for seed in range(8):
+        x, _, _ = _flat_batch(Augmentation(pca_sigma=0.0, mixup=0.4, cutmix=1.0), seed=seed)
+        flat = all(len(np.unique(image)) == 1 for image in x)
+        kinds.add("mixup" if flat else "cutmix")
+    assert kinds == {"mixup", "cutmix"}
+
+
+@pytest.mark.parametrize("probability", [0.0, 1.0])
+def test_random_erasing_replaces_one_rectangle_with_noise(probability: float) -> None:
+    from alexedge.train.config import Augmentation
+
+    x, y, values = _flat_batch(Augmentation(pca_sigma=0.0, erasing=probability))
+    np.testing.assert_array_equal(np.sort(y, axis=1)[:, -1], 1.0)  # labels untouched
+    for image, label in zip(x, y, strict=True):
+        value = values[int(label.argmax())]
+        erased = np.any(image != value, axis=-1)
+        if probability == 0:
+            assert not erased.any()
+            continue
+        rows, cols = np.nonzero(erased)
+        box_area = (np.ptp(rows) + 1) * (np.ptp(cols) + 1)
+        assert 0 < box_area <= 0.33 * SIZE * SIZE + 2 * SIZE  # rounding adds a row/column
+        assert erased.sum() >= 0.9 * box_area  # noise fills the box (rarely hits the value)
+
+
+def test_augmentation_options_are_checked() -> None:
+    from alexedge.errors import ConfigError
+    from alexedge.train.config import TrainConfig
+
+    for bad in ({"mixup": -1.0}, {"cutmix": -0.5}, {"erasing": 1.5}, {"min_crop_area": 0.0}):
+        with pytest.raises(ConfigError):
+            TrainConfig(**bad)

@@ -91,11 +91,12 @@ def _with_bad_files(photos: list[Sample], folder: Path) -> list[Sample]:
 def test_unreadable_files_are_dropped_from_the_stream_and_named_once(
     photos, decoded, tmp_path: Path, capsys
 ) -> None:
+    from alexedge.train.config import Augmentation
     from alexedge.train.input_pipeline import train_dataset
 
     split = file_split(_with_bad_files(photos, tmp_path), BASE)
     stats = channel_stats(decoded.images)
-    data = train_dataset(split, CLASSES, SIZE, 4, stats, 0.1, seed=0).repeat(2)
+    data = train_dataset(split, CLASSES, SIZE, 4, stats, Augmentation(), seed=0).repeat(2)
     assert sum(len(images) for images, _ in data) == 2 * 8  # 10 readable: 2 full batches
     err = capsys.readouterr().err
     for name in ("cut.jpg", "empty.jpg: empty file", "notes.png"):
@@ -118,9 +119,12 @@ def test_the_statistics_pass_finds_unreadable_files(photos, decoded, tmp_path: P
 
 
 def _batches(split, stats, seed: int, rrc: bool = False, passes: int = 2):
+    from alexedge.train.config import Augmentation
     from alexedge.train.input_pipeline import train_dataset
 
-    data = train_dataset(split, CLASSES, SIZE, 4, stats, 0.1, seed, random_resized_crop=rrc)
+    data = train_dataset(
+        split, CLASSES, SIZE, 4, stats, Augmentation(random_resized_crop=rrc), seed
+    )
     return _elements(data.repeat(passes))
 
 

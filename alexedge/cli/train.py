@@ -26,7 +26,8 @@ _RECIPE_OPTIONS = (
     "model", "size", "width", "fc_units", "dropout", "towers", "epochs", "batch_size", "optimizer",
     "lr", "momentum", "nesterov", "weight_decay", "schedule", "warmup_epochs", "step_epochs",
     "plateau_patience", "early_stopping_patience", "loss", "label_smoothing", "pca_lighting",
-    "random_resized_crop", "precision", "xla", "strategy", "seed", "input_mode", "cache_dir",
+    "random_resized_crop", "min_crop_area", "erasing", "mixup", "cutmix", "precision", "xla",
+    "strategy", "seed", "input_mode", "cache_dir",
 )  # fmt: skip
 _OPTION_FIELDS = {"lr": "learning_rate", "size": "input_size"}
 _OPTION_NAMES = {field: option for option, field in _OPTION_FIELDS.items()}
@@ -96,7 +97,23 @@ def train(
     random_resized_crop: Annotated[
         bool | None, _opt("Inception-style crops.", "--random-resized-crop/--fixed-crop")
     ] = None,
-    precision: Annotated[str | None, _opt("float32, mixed_float16 or mixed_bfloat16.")] = None,
+    min_crop_area: Annotated[
+        float | None, _opt("Smallest area share of a random-resized crop (Inception 0.08).")
+    ] = None,
+    erasing: Annotated[
+        float | None, _opt("Random-erasing probability per image (0 off; Zhong et al. 0.5).")
+    ] = None,
+    mixup: Annotated[float | None, _opt("Mixup Beta alpha (0 off; e.g. 0.2).")] = None,
+    cutmix: Annotated[
+        float | None, _opt("CutMix Beta alpha (0 off; e.g. 1.0). With --mixup: one per batch.")
+    ] = None,
+    precision: Annotated[
+        str | None,
+        _opt(
+            "auto (mixed_float16 on Tensor-Core GPUs, mixed_bfloat16 on CPUs with AVX512-BF16 or "
+            "AMX, else float32), float32, mixed_float16 or mixed_bfloat16."
+        ),
+    ] = None,
     xla: Annotated[bool | None, _opt("Compile the train step with XLA.", "--xla/--no-xla")] = None,
     strategy: Annotated[str | None, _opt("auto, mirrored or multiworker (TF_CONFIG).")] = None,
     seed: Annotated[int | None, _opt("Seed for splits, init, shuffling, augmentation.")] = None,

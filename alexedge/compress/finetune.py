@@ -67,7 +67,7 @@ def finetune(
         tc.input_size,
         tc.batch_size,
         data.stats,
-        tc.pca_lighting,
+        tc.augmentation(),
         config.seed,
     )
     model.fit(

@@ -26,6 +26,7 @@ __all__ = [
     "PRECISIONS",
     "SCHEDULES",
     "STRATEGIES",
+    "Augmentation",
     "TrainConfig",
     "train_config_from_dict",
 ]
@@ -33,7 +34,9 @@ __all__ = [
 OPTIMIZERS = ("sgd", "adamw")
 SCHEDULES = ("cosine", "step")
 LOSSES = ("crossentropy", "hinge")
-PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
+# "auto" is resolved when the run starts (``alexedge.train.precision.detect_precision``)
+# and the run's saved config records what it became.
+PRECISIONS = ("auto", "float32", "mixed_float16", "mixed_bfloat16")
 STRATEGIES = ("auto", "mirrored", "multiworker")
 # Where training images live between epochs: decoded once in memory, or decoded from
 # their files every epoch; "auto" takes memory when the split fits in half the free RAM.
@@ -43,6 +46,36 @@ INPUT_MODES = ("auto", "memory", "stream")
 # configs written before ``model_options`` existed hold as top-level keys.
 MODEL_OPTION_FIELDS = ("width", "fc_units", "dropout", "towers")
 _SCALARS = (bool, int, float, str)
+
+
+@dataclass(frozen=True)
+class Augmentation:
+    """What the training input pipeline does to each image and batch.
+
+    ``pca_sigma``: the paper's PCA colour noise. ``random_resized_crop`` with
+    ``min_crop_area``: Inception-style crops of ``min_crop_area``-1 of the image's area
+    instead of the paper's fixed-size crop. ``erasing``: the probability of random
+    erasing (Zhong et al. 2017: a rectangle of 2-33% of the crop filled with noise).
+    ``mixup`` / ``cutmix``: Beta(alpha, alpha) of batch mixing (Zhang et al. 2018; Yun
+    et al. 2019), 0 = off; with both on, each batch takes one of them at random.
+    """
+
+    pca_sigma: float = 0.1
+    random_resized_crop: bool = False
+    min_crop_area: float = 0.08
+    erasing: float = 0.0
+    mixup: float = 0.0
+    cutmix: float = 0.0
+
+    def __post_init__(self) -> None:
+        _require(self.pca_sigma >= 0, "PCA lighting sigma must be >= 0")
+        _require(
+            0 < self.min_crop_area <= 1,
+            f"--min-crop-area must be in (0, 1], got {self.min_crop_area}",
+        )
+        _require(0 <= self.erasing <= 1, f"--erasing must be in [0, 1], got {self.erasing}")
+        _require(self.mixup >= 0, f"--mixup must be >= 0 (0 = off), got {self.mixup}")
+        _require(self.cutmix >= 0, f"--cutmix must be >= 0 (0 = off), got {self.cutmix}")
 
 
 @dataclass(frozen=True)
@@ -78,6 +111,10 @@ class TrainConfig:
     label_smoothing: float = 0.1
     pca_lighting: float = 0.1
     random_resized_crop: bool = False
+    min_crop_area: float = 0.08
+    erasing: float = 0.0
+    mixup: float = 0.0
+    cutmix: float = 0.0
     precision: str = "float32"
     xla: bool = False
     strategy: str = "auto"
@@ -103,7 +140,7 @@ class TrainConfig:
         _require(0 <= self.label_smoothing < 1, "label smoothing must be in [0, 1)")
         _require(self.warmup_epochs >= 0, "warmup epochs must be >= 0")
         _require(self.weight_decay >= 0, "weight decay must be >= 0")
-        _require(self.pca_lighting >= 0, "PCA lighting sigma must be >= 0")
+        self.augmentation()  # its own checks
         _require(self.plateau_patience >= 0, "plateau patience must be >= 0 (0 = off)")
         _require(
             self.early_stopping_patience >= 0, "early stopping patience must be >= 0 (0 = off)"
@@ -153,6 +190,16 @@ class TrainConfig:
                 isinstance(value, _SCALARS),
                 f"model option {name} must be a number, true/false or text, got {value!r}",
             )
+
+    def augmentation(self) -> Augmentation:
+        return Augmentation(
+            pca_sigma=self.pca_lighting,
+            random_resized_crop=self.random_resized_crop,
+            min_crop_area=self.min_crop_area,
+            erasing=self.erasing,
+            mixup=self.mixup,
+            cutmix=self.cutmix,
+        )
 
     def lr_drop_epochs(self) -> tuple[int, ...]:
         """Epochs after which the step schedule divides the learning rate by 10.

@@ -2,7 +2,8 @@
 
 Training (Krizhevsky et al. 2012, sec. 4.1): random ``input_size`` crop of the
 base image, horizontal flip, PCA colour noise; optionally the Inception-style
-random-resized crop instead of the fixed-size one. Evaluation: the centre crop,
+random-resized crop instead of the fixed-size one, random erasing, and mixup or
+CutMix of whole batches (``alexedge.train.config.Augmentation``). Evaluation: the centre crop,
 which is exactly ``alexedge.preprocess.eval_transform`` of the original file, or
 the paper's 10-crop (``ten_crop_predict``).
 Randomness is stateless and seeded, so a seed fixes the whole augmentation stream;
@@ -27,11 +28,13 @@ from alexedge.data.stats import ChannelStats
 from alexedge.data.stream import Split, base_image_chunks
 from alexedge.errors import DataError
 from alexedge.preprocess import center_crops, ten_crop
+from alexedge.train.config import Augmentation
 from alexedge.train.sources import TrainingSource, eval_images
 
 __all__ = [
+    "ERASING_AREA",
+    "ERASING_RATIO",
     "RRC_RATIO",
-    "RRC_SCALE",
     "SplitPredictions",
     "eval_dataset",
     "eval_inputs",
@@ -43,10 +46,12 @@ __all__ = [
 ]
 
 AUTOTUNE = tf.data.AUTOTUNE
-# Szegedy et al. 2015 (Inception), as in torchvision's RandomResizedCrop: area share
-# of the base image and aspect-ratio range of the crop.
-RRC_SCALE = (0.08, 1.0)
+# Szegedy et al. 2015 (Inception), as in torchvision's RandomResizedCrop: aspect-ratio
+# range of the crop (its smallest area share is ``Augmentation.min_crop_area``).
 RRC_RATIO = (3 / 4, 4 / 3)
+# Zhong et al. 2017: the erased rectangle's area share of the crop and aspect ratio.
+ERASING_AREA = (0.02, 0.33)
+ERASING_RATIO = (0.3, 3.3)
 # Epoch e of a run with seed s draws from seed s * _EPOCH_STRIDE + e.
 _EPOCH_STRIDE = 1_000_003
 
@@ -57,22 +62,18 @@ def train_dataset(
     input_size: int,
     batch_size: int,
     stats: ChannelStats,
-    pca_sigma: float,
+    augmentation: Augmentation,
     seed: int,
-    random_resized_crop: bool = False,
     cache_dir: str = "",
 ) -> tf.data.Dataset:
     """Shuffled, augmented, one-hot batches; reshuffled and re-randomized every epoch.
 
-    ``random_resized_crop`` replaces the paper's fixed-size random crop with a crop
-    of random area (``RRC_SCALE``) and aspect ratio (``RRC_RATIO``) resized to the
-    input size: stronger augmentation that helps small datasets overfit less.
     ``cache_dir`` keeps a streamed split's decoded images on disk after the first
     pass (``alexedge.train.sources``); a split in memory ignores it.
     """
     source = TrainingSource(split, cache_dir)
-    augment = _augmentation(num_classes, input_size, stats, pca_sigma, random_resized_crop)
-    return _pass(source, augment, batch_size, seed).prefetch(AUTOTUNE)
+    augment = _augmentation(num_classes, input_size, stats, augmentation)
+    return _pass(source, augment, augmentation, batch_size, seed).prefetch(AUTOTUNE)
 
 
 def train_epochs(
@@ -81,10 +82,9 @@ def train_epochs(
     input_size: int,
     batch_size: int,
     stats: ChannelStats,
-    pca_sigma: float,
+    augmentation: Augmentation,
     seed: int,
     epochs: range,
-    random_resized_crop: bool = False,
     cache_dir: str = "",
 ) -> tf.data.Dataset:
     """Batches for ``epochs`` (epoch numbers from 0), one pass each, then again forever.
@@ -99,8 +99,10 @@ def train_epochs(
     unreadable file never runs dry before its last epoch.
     """
     source = TrainingSource(split, cache_dir)
-    augment = _augmentation(num_classes, input_size, stats, pca_sigma, random_resized_crop)
-    passes = [_pass(source, augment, batch_size, seed * _EPOCH_STRIDE + e) for e in epochs]
+    augment = _augmentation(num_classes, input_size, stats, augmentation)
+    passes = [
+        _pass(source, augment, augmentation, batch_size, seed * _EPOCH_STRIDE + e) for e in epochs
+    ]
     data = functools.reduce(tf.data.Dataset.concatenate, passes)
     return data.repeat().prefetch(AUTOTUNE)
 
@@ -108,6 +110,7 @@ def train_epochs(
 def _pass(
     source: TrainingSource,
     augment: Callable[[tf.Tensor, tf.Tensor, tf.Tensor], tuple[tf.Tensor, tf.Tensor]],
+    augmentation: Augmentation,
     batch_size: int,
     seed: int,
 ) -> tf.data.Dataset:
@@ -117,24 +120,33 @@ def _pass(
     data = tf.data.Dataset.zip((source.epoch(seed), seeds)).map(
         lambda pair, s: augment(pair[0], pair[1], s), num_parallel_calls=AUTOTUNE
     )
-    return data.batch(batch_size, drop_remainder=len(source.split) >= batch_size)
+    data = data.batch(batch_size, drop_remainder=len(source.split) >= batch_size)
+    if augmentation.mixup == 0 and augmentation.cutmix == 0:
+        return data
+    # Its own stream (seed + 1): the per-image draws stay what they are without mixing.
+    batch_seeds = tf.data.Dataset.random(seed=seed + 1, rerandomize_each_iteration=True)
+    batch_seeds = batch_seeds.batch(2)
+    mix = functools.partial(_mix_batch, mixup=augmentation.mixup, cutmix=augmentation.cutmix)
+    return tf.data.Dataset.zip((data, batch_seeds)).map(
+        lambda batch, s: mix(batch[0], batch[1], s), num_parallel_calls=AUTOTUNE
+    )
 
 
 def _augmentation(
     num_classes: int,
     input_size: int,
     stats: ChannelStats,
-    pca_sigma: float,
-    random_resized_crop: bool,
+    augmentation: Augmentation,
 ) -> Callable[[tf.Tensor, tf.Tensor, tf.Tensor], tuple[tf.Tensor, tf.Tensor]]:
     """``(base image, label, 6 seed values) -> (float32 crop, one-hot)``, for any source."""
     eigval = tf.constant(stats.pca_eigval, tf.float32)
     eigvec = tf.constant(stats.pca_eigvec, tf.float32)
+    pca_sigma = augmentation.pca_sigma
 
     def augment(image, label, seeds):
         seeds = tf.reshape(seeds, [3, 2])
-        if random_resized_crop:
-            image = _random_resized_crop(image, input_size, seeds[0])
+        if augmentation.random_resized_crop:
+            image = _random_resized_crop(image, input_size, augmentation.min_crop_area, seeds[0])
         else:
             image = tf.image.stateless_random_crop(image, [input_size, input_size, 3], seeds[0])
         image = tf.image.stateless_random_flip_left_right(image, seeds[1])
@@ -143,12 +155,89 @@ def _augmentation(
             alpha = tf.random.stateless_normal([3], seeds[2], stddev=pca_sigma)
             shift = tf.linalg.matvec(eigvec, alpha * eigval) * 255.0
             image = tf.clip_by_value(image + shift, 0.0, 255.0)
+        if augmentation.erasing > 0:
+            # Folded from the crop's seed: the other draws stay as without erasing.
+            erase_seed = tf.random.experimental.stateless_fold_in(seeds[0], 1)
+            image = _random_erasing(image, augmentation.erasing, erase_seed)
         return image, tf.one_hot(label, num_classes)
 
     return augment
 
 
-def _random_resized_crop(image: tf.Tensor, input_size: int, seed: tf.Tensor) -> tf.Tensor:
+def _random_erasing(image: tf.Tensor, probability: float, seed: tf.Tensor) -> tf.Tensor:
+    """With ``probability``, one rectangle of ``ERASING_AREA`` of the image and aspect
+    ratio in ``ERASING_RATIO`` (log-uniform) replaced by uniform 0-255 noise."""
+    draw = tf.random.stateless_uniform([6], seed)
+    noise_seed = tf.random.experimental.stateless_fold_in(seed, 1)
+    height = tf.cast(tf.shape(image)[0], tf.float32)
+    width = tf.cast(tf.shape(image)[1], tf.float32)
+    area = height * width * (ERASING_AREA[0] + draw[1] * (ERASING_AREA[1] - ERASING_AREA[0]))
+    log_lo, log_hi = np.log(ERASING_RATIO[0]), np.log(ERASING_RATIO[1])
+    ratio = tf.exp(log_lo + draw[2] * (log_hi - log_lo))
+    box_h = tf.clip_by_value(tf.round(tf.sqrt(area * ratio)), 1.0, height)
+    box_w = tf.clip_by_value(tf.round(tf.sqrt(area / ratio)), 1.0, width)
+    top = tf.floor(draw[3] * (height - box_h + 1))
+    left = tf.floor(draw[4] * (width - box_w + 1))
+    inside = _box_mask(tf.shape(image)[0], tf.shape(image)[1], top, left, box_h, box_w)
+    inside = inside & (draw[0] < probability)
+    noise = tf.random.stateless_uniform(tf.shape(image), noise_seed, 0.0, 255.0)
+    return tf.where(inside[:, :, None], noise, image)
+
+
+def _box_mask(
+    height: tf.Tensor, width: tf.Tensor, top: tf.Tensor, left: tf.Tensor, box_h, box_w
+) -> tf.Tensor:
+    """``(height, width)`` booleans, true inside the rectangle (float corner, float size)."""
+    rows = tf.cast(tf.range(height), tf.float32)[:, None]
+    cols = tf.cast(tf.range(width), tf.float32)[None, :]
+    return (rows >= top) & (rows < top + box_h) & (cols >= left) & (cols < left + box_w)
+
+
+def _mix_batch(
+    images: tf.Tensor, labels: tf.Tensor, seed: tf.Tensor, mixup: float, cutmix: float
+) -> tuple[tf.Tensor, tf.Tensor]:
+    """Mixup or CutMix of a batch with itself in a shuffled order; labels mix alike.
+
+    One lambda ~ Beta(alpha, alpha) per batch, as in both papers' reference code.
+    CutMix pastes a box of area 1 - lambda from the partner image and mixes the labels
+    by the box's real (clipped) area.
+    """
+    keys = tf.random.experimental.stateless_split(seed, 4)
+    partner = tf.argsort(tf.random.stateless_uniform([tf.shape(images)[0]], keys[1]))
+    other_images = tf.gather(images, partner)
+    other_labels = tf.gather(labels, partner)
+
+    def beta(alpha: float) -> tf.Tensor:
+        pair = tf.random.stateless_gamma([2], keys[2], alpha=alpha)
+        return pair[0] / (pair[0] + pair[1])
+
+    def do_mixup() -> tuple[tf.Tensor, tf.Tensor]:
+        lam = beta(mixup)
+        return lam * images + (1 - lam) * other_images, lam * labels + (1 - lam) * other_labels
+
+    def do_cutmix() -> tuple[tf.Tensor, tf.Tensor]:
+        lam = beta(cutmix)
+        height, width = tf.shape(images)[1], tf.shape(images)[2]
+        h, w = tf.cast(height, tf.float32), tf.cast(width, tf.float32)
+        centre = tf.random.stateless_uniform([2], keys[3])
+        cut = tf.sqrt(1.0 - lam)
+        top = tf.clip_by_value(tf.round(centre[0] * h - cut * h / 2), 0.0, h)
+        bottom = tf.clip_by_value(tf.round(centre[0] * h + cut * h / 2), 0.0, h)
+        left = tf.clip_by_value(tf.round(centre[1] * w - cut * w / 2), 0.0, w)
+        right = tf.clip_by_value(tf.round(centre[1] * w + cut * w / 2), 0.0, w)
+        inside = _box_mask(height, width, top, left, bottom - top, right - left)
+        mixed = tf.where(inside[None, :, :, None], other_images, images)
+        kept = 1.0 - (bottom - top) * (right - left) / (h * w)
+        return mixed, kept * labels + (1 - kept) * other_labels
+
+    if mixup > 0 and cutmix > 0:
+        return tf.cond(tf.random.stateless_uniform([], keys[0]) < 0.5, do_cutmix, do_mixup)
+    return do_cutmix() if cutmix > 0 else do_mixup()
+
+
+def _random_resized_crop(
+    image: tf.Tensor, input_size: int, min_area: float, seed: tf.Tensor
+) -> tf.Tensor:
     """A random-area, random-aspect crop of ``image`` resized to ``input_size``, float32."""
     begin, size, _ = tf.image.stateless_sample_distorted_bounding_box(
         tf.shape(image),
@@ -156,7 +245,7 @@ def _random_resized_crop(image: tf.Tensor, input_size: int, seed: tf.Tensor) -> 
         seed=seed,
         min_object_covered=0.0,
         aspect_ratio_range=RRC_RATIO,
-        area_range=RRC_SCALE,
+        area_range=(min_area, 1.0),
         max_attempts=10,
         use_image_if_no_bounding_boxes=True,
     )

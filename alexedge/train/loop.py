@@ -208,10 +208,9 @@ def _datasets(
         config.input_size,
         config.batch_size,
         stats,
-        config.pca_lighting,
+        config.augmentation(),
         config.seed,
         range(epochs_done, config.epochs),
-        random_resized_crop=config.random_resized_crop,
         cache_dir=config.cache_dir,
     )
     val = eval_dataset(val_split, num_classes, config.input_size, EVAL_BATCH_SIZE, config.cache_dir)
