@@ -148,6 +148,34 @@ def test_best_checkpoint_of_a_mixed_precision_model_is_float32(tmp_path: Path) -
     np.testing.assert_allclose(best(x).numpy(), model(x).numpy(), atol=0.05)
 
 
+@pytest.mark.parametrize(
+    ("flags", "expected"),
+    [
+        ("fpu sse avx512f avx512_bf16 avx512_vnni", True),  # Zen 4 / Cooper Lake
+        ("fpu sse avx512f amx_tile amx_bf16 amx_int8", True),  # Sapphire Rapids
+        ("fpu sse avx2 avx512f avx512_vnni", False),  # Skylake/Cascade Lake server
+        ("fpu neon asimd", False),
+    ],
+)
+def test_cpu_bf16_is_read_from_the_cpu_flags(tmp_path: Path, flags: str, expected: bool) -> None:
+    from alexedge.train.precision import cpu_has_bf16
+
+    cpuinfo = tmp_path / "cpuinfo"
+    cpuinfo.write_text(f"processor\t: 0\nmodel name\t: X\nflags\t\t: {flags}\n\n")
+    assert cpu_has_bf16(cpuinfo) is expected
+    assert cpu_has_bf16(tmp_path / "missing") is False
+
+
+def test_precision_auto_becomes_this_machines_choice() -> None:
+    from alexedge.train.precision import cpu_has_bf16
+    from alexedge.train.session import check_model
+
+    resolved = check_model(tiny_config(precision="auto"))
+    assert not tf.config.list_physical_devices("GPU")  # CI's machine: its CPU decides
+    assert resolved.precision == ("mixed_bfloat16" if cpu_has_bf16() else "float32")
+    assert check_model(tiny_config(precision="float32")).precision == "float32"
+
+
 def test_mixed_float16_scales_the_loss() -> None:
     config = tiny_config(precision="mixed_float16")
     assert isinstance(loop.make_optimizer(config, 0.01), keras.mixed_precision.LossScaleOptimizer)

@@ -33,6 +33,7 @@ from alexedge.train.distribute import is_chief, make_strategy
 from alexedge.train.evaluate import evaluate_model, update_metrics
 from alexedge.train.models import get_spec
 from alexedge.train.models.registry import resolve_options
+from alexedge.train.precision import detect_precision
 from alexedge.train.prepare import PreparedData, prepare_data, write_data_files
 from alexedge.train.run_config import (
     RUN_CONFIG,
@@ -60,6 +61,7 @@ class RunOutcome:
 def check_model(config: TrainConfig) -> TrainConfig:
     """``config`` with every model option the family takes, checked before any work.
 
+    ``precision="auto"`` becomes this machine's choice (``detect_precision``).
     Raises ``ModelError`` for an unknown model, an input too small for it, an option
     its family does not have or a value it refuses.
     """
@@ -69,7 +71,10 @@ def check_model(config: TrainConfig) -> TrainConfig:
             f"{config.model} needs input of at least {spec.min_input_size}x"
             f"{spec.min_input_size}, got --size {config.input_size}"
         )
-    return config.replace(model_options=resolve_options(config.model, config.model_options))
+    precision = detect_precision() if config.precision == "auto" else config.precision
+    return config.replace(
+        model_options=resolve_options(config.model, config.model_options), precision=precision
+    )
 
 
 def train_run(config: RunConfig, out: Path, allowed: tuple[str, ...] = ()) -> RunOutcome:
