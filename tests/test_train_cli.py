@@ -57,6 +57,11 @@ def test_help(command: str) -> None:
 
 def test_train_writes_a_complete_run_folder(run: tuple[Path, str]) -> None:
     out, output = run
+    # No --preset/--config: the recipe comes from the data, and the first line says so.
+    assert output.splitlines()[0] == (
+        "recipe: quick, picked from the data (32px images, 8 per class), with 5 option(s) "
+        "changed; --preset NAME or --config FILE chooses another"
+    ), output
     for name in [
         "config.toml",
         "config.json",
@@ -160,13 +165,13 @@ def test_evaluate_bad_input(tmp_path: Path) -> None:
     assert_one_line_error(_invoke("evaluate", str(tmp_path)), "no trained model (best.keras)")
 
 
-def test_errors_reach_the_terminal_as_one_line_without_traceback(tmp_path: Path) -> None:
+def test_errors_reach_the_terminal_as_one_line_without_traceback(data: Path) -> None:
     script = (
         f"import sys; sys.path.insert(0, {str(TESTS)!r}); "
         "from train_data import train_app; train_app()()"
     )
     proc = subprocess.run(
-        [sys.executable, "-c", script, "train", "--data", str(tmp_path), "--model", "vgg"],
+        [sys.executable, "-c", script, "train", "--data", str(data), "--model", "vgg"],
         capture_output=True,
         text=True,
         timeout=120,
@@ -174,3 +179,19 @@ def test_errors_reach_the_terminal_as_one_line_without_traceback(tmp_path: Path)
     lines = [line for line in proc.stderr.splitlines() if line.strip()]
     assert proc.returncode == 2 and lines[-1].startswith("error: unknown model 'vgg'"), proc.stderr
     assert "Traceback" not in proc.stderr + proc.stdout
+
+
+def test_recipe_is_picked_from_image_size_and_images_per_class(tmp_path: Path) -> None:
+    from alexedge.data.dataset import load_dataset
+    from alexedge.train.presets import PRESETS, DataShape, data_shape, recipe_for_data
+
+    root = write_color_dataset(tmp_path / "d", classes=2, per_class=5, val_per_class=1, size=64)
+    (root / "train" / "class_0" / "broken.png").write_bytes(b"not an image")
+    shape = data_shape(load_dataset(root))
+    assert shape == DataShape(image_size=64, images_per_class=5)  # the broken file is skipped
+    assert recipe_for_data(shape).name == "quick"
+    tiny = recipe_for_data(DataShape(64, 500))
+    assert (tiny.name, tiny.config) == ("tiny-imagenet", PRESETS["tiny-imagenet"])
+    assert tiny.why == "64px images, 500 per class"
+    for other in (DataShape(64, 150), DataShape(32, 500), DataShape(224, 1300)):
+        assert recipe_for_data(other).name == "quick", other

@@ -159,10 +159,8 @@ def train(
 
         outcome = resume_run(resume, data)
     else:
-        run_config = _run_config(data, config, preset, recipe, data_options)
-        from alexedge.data.dataset import check_root
-
-        check_root(run_config.data.root)  # a mistyped folder fails before TensorFlow loads
+        run_config, recipe_line = _run_config(data, config, preset, recipe, data_options)
+        typer.echo(recipe_line)
         import_tensorflow()
         from alexedge.train.session import train_run
 
@@ -199,15 +197,19 @@ def _run_config(
     preset: str | None,
     recipe: dict[str, Any],
     data_options: dict[str, Any],
-) -> Any:
-    from alexedge.train.config import TrainConfig
-    from alexedge.train.presets import get_preset
+) -> tuple[Any, str]:
+    """The run's config and the line saying where its recipe came from.
+
+    Without ``--config`` or ``--preset`` the recipe is picked from the data
+    (``presets.recipe_for_data``); recipe options override whichever base it is.
+    """
+    from alexedge.data.dataset import check_root
+    from alexedge.train.presets import data_shape, get_preset, recipe_for_data
     from alexedge.train.run_config import DataConfig, RunConfig, read_run_config, train_config_with
 
     if config is not None and preset is not None:
         raise ConfigError("give either --config or --preset, not both")
     base = read_run_config(config) if config is not None else None
-    train_base = base.train if base else (get_preset(preset) if preset else TrainConfig())
     if base is None and data is None:
         raise ConfigError("--data is required (or --config RUN/config.toml)")
     data_values: dict[str, Any] = dict(vars(base.data)) if base else {"root": data}
@@ -216,7 +218,22 @@ def _run_config(
     if data_options["classes"] is not None or data_options["classes_file"] is not None:
         data_values.update(classes=None, classes_file=None)
     data_values.update({k: v for k, v in data_options.items() if v is not None})
-    return RunConfig(DataConfig(**data_values), train_config_with(train_base, **recipe))
+    data_config = DataConfig(**data_values)
+    check_root(data_config.root)  # a mistyped folder fails before anything is read
+    given = [k for k, v in recipe.items() if v is not None]
+    changed = f", with {len(given)} option(s) changed" if given else ""
+    if base is not None:
+        train_base, line = base.train, f"recipe: {config}{changed}"
+    elif preset is not None:
+        train_base, line = get_preset(preset), f"recipe: preset {preset}{changed}"
+    else:
+        picked = recipe_for_data(data_shape(data_config.load(recipe["seed"] or 0)))
+        train_base = picked.config
+        line = (
+            f"recipe: {picked.name}, picked from the data ({picked.why}){changed}; "
+            "--preset NAME or --config FILE chooses another"
+        )
+    return RunConfig(data_config, train_config_with(train_base, **recipe)), line
 
 
 def _print_outcome(outcome: Any) -> None:
