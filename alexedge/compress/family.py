@@ -10,7 +10,10 @@ is rewritten after each source, so an interrupted run keeps what it measured.
 
 Variant names are ``<mode>`` for the trained model (``float32``, ``int8``) and
 ``<source>-<mode>`` otherwise (``pruned90-int8``, ``pruned90-qat-int8``,
-``pruned90-clustered16-int8``). ``alexedge pipeline`` calls the same ``compress_run``.
+``pruned90-clustered16-int8``). Each post-training int8 variant gets a per-layer error
+report (``layer_errors``) in its row, and ``--float-layers`` / ``--auto-float`` add
+siblings with some layers left in float (``int8-float-conv1-fc8``, ``int8-autofloat2``,
+``float_layers``). ``alexedge pipeline`` calls the same ``compress_run``.
 Every model's and variant's top-1 per validation image goes to ``RUN/predictions.npz``
 (``alexedge.predictions``): the report's per-class damage and confusion come from it.
 """
