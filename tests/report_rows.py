@@ -1,8 +1,8 @@
-"""A ``variants.json`` row for report tests: every schema-2 field, overridable."""
+"""``variants.json`` pieces for report tests: rows with every schema-2 field, overridable."""
 
 from __future__ import annotations
 
-__all__ = ["measurement"]
+__all__ = ["layer_error", "measurement", "variants_doc"]
 
 
 def measurement(name: str, quantization: str, **extra: object) -> dict:
@@ -38,3 +38,27 @@ def measurement(name: str, quantization: str, **extra: object) -> dict:
     row["megabytes"] = round(row["bytes"] / 1e6, 4)
     row["sparsity"] = round(1 - row["nonzero_weights"] / row["weights"], 4)
     return row
+
+
+def layer_error(layer: str, snr_db: float, rmse_over_scale: float, op: str = "CONV_2D") -> dict:
+    """One ``layer_errors`` entry, as ``LayerError.to_dict`` writes it."""
+    return {
+        "layer": layer,
+        "op": op,
+        "snr_db": snr_db,
+        "rmse_over_scale": rmse_over_scale,
+        "scale": 0.05,
+    }
+
+
+def variants_doc(variants: list[dict]) -> dict:
+    """A schema-2 ``variants.json`` document around ``variants`` (float Keras top-1 0.61)."""
+    return {
+        "schema_version": 2,
+        "model": "alexnet-reduced",
+        "input_size": 32,
+        "parameters": 1234,
+        "dataset": {"root": "/d", "classes": 3, "train_images": 9, "val_images": 6, "skipped": 0},
+        "keras": {"float": {"top1": 0.61, "top5": 0.9}},
+        "variants": variants,
+    }

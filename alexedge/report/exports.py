@@ -14,7 +14,7 @@ from typing import Any
 
 from alexedge.report.content import ReportContent
 from alexedge.report.pareto import LATENCY_KEY, SIZE_KEY
-from alexedge.report.rows import VariantRow
+from alexedge.report.rows import VariantRow, layer_error_reports
 
 __all__ = ["REPORT_SCHEMA_VERSION", "report_json", "training_summary", "variants_csv"]
 
@@ -26,7 +26,8 @@ def variants_csv(rows: Sequence[VariantRow]) -> str:
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=names, lineterminator="\n")
     writer.writeheader()
-    writer.writerows(r.to_dict() for r in rows)
+    # float_layers as one cell, "conv1 fc8": a spreadsheet has no lists.
+    writer.writerows({**r.to_dict(), "float_layers": " ".join(r.float_layers)} for r in rows)
     return buffer.getvalue()
 
 
@@ -66,6 +67,7 @@ def report_json(content: ReportContent, figures: dict[str, str]) -> dict[str, An
             "size_vs_top1": _front(rows, SIZE_KEY),
             "latency_vs_top1": _front(rows, LATENCY_KEY),
         },
+        "layer_errors": layer_error_reports(doc) if content.doc else {},
         "class_damage": {n: [r.to_dict() for r in d] for n, d in content.damage.items()},
         "layers": [r.to_dict() for r in content.layers],
         "figures": figures,

@@ -15,10 +15,11 @@ from alexedge.report.content import ReportContent
 from alexedge.report.damage import worst_classes
 from alexedge.report.layers import LayerRow
 from alexedge.report.pareto import LATENCY_KEY, SIZE_KEY
-from alexedge.report.rows import VariantRow, check_doc, variant_rows
+from alexedge.report.rows import VariantRow, check_doc, layer_error_reports, variant_rows
 
 __all__ = [
     "damage_section",
+    "layer_errors_section",
     "layers_table",
     "render_report",
     "report_markdown",
@@ -75,10 +76,16 @@ def _pareto(r: VariantRow) -> str:
     )
 
 
+def _name_cell(r: VariantRow) -> str:
+    # ``int8-autofloat2`` does not say which layers it kept: the cell does.
+    name = f"{r.name} (float: {', '.join(r.float_layers)})" if r.float_layers else r.name
+    return name if r.status == "ok" else f"{name} **(FAILED)**"
+
+
 def _row_cells(r: VariantRow) -> list[str]:
     change = r.top1_change_vs_float_keras
     return [
-        r.name if r.status == "ok" else f"{r.name} **(FAILED)**",
+        _name_cell(r),
         r.quantization,
         f"{100 * r.sparsity:.1f}%",
         f"{r.bytes:,}",
@@ -162,6 +169,54 @@ def damage_section(damage: Mapping[str, Sequence[Any]], limit: int = 5) -> list[
     return lines
 
 
+LAYER_ERRORS_NOTE = (
+    "Each quantized Conv/Dense layer's output against its float twin fed the same input "
+    "(TFLite quantization debugger, calibration images), so the error is the layer's own, "
+    "not the sum of the layers before it. `SNR dB` = 10 log10(signal / error), lower is "
+    "worse; `RMSE/step` is the root-mean-square error in units of the output's quantization "
+    "step (rounding alone gives about 0.29; far above it, the weights are to blame)."
+)
+
+
+def layer_errors_section(
+    doc: Mapping[str, Any], rows: Sequence[VariantRow], limit: int = 10
+) -> list[str]:
+    """Per variant with a per-layer error report, its (at most ``limit``) worst layers.
+
+    Empty for a document without ``layer_errors`` (written before they existed, or
+    with ``--no-layer-errors``), so an old run's report is unchanged.
+    """
+    reports = layer_error_reports(doc)
+    quantization = {r.name: r.quantization for r in rows}
+    lines: list[str] = []
+    for name, errors in reports.items():
+        shown = errors[:limit]
+        cells = [
+            [e["layer"], e["op"], f"{e['snr_db']:.1f}", f"{e['rmse_over_scale']:.2f}"]
+            for e in shown
+        ]
+        lines += [f"## Per-layer {quantization.get(name, '')} error, worst first: `{name}`", ""]
+        lines += [
+            _worst_reading(errors[0]),
+            "",
+            _table(("layer", "op", "SNR dB", "RMSE/step"), cells),
+        ]
+        if len(errors) > len(shown):
+            left = len(errors) - len(shown)
+            lines += ["", f"{left} better layers not shown (all {len(errors)} in variants.json)."]
+        lines.append("")
+    return [*lines, LAYER_ERRORS_NOTE] if lines else []
+
+
+def _worst_reading(worst: Mapping[str, Any]) -> str:
+    return (
+        f"`{worst['layer']}` ({worst['op']}) loses the most: {worst['snr_db']:.1f} dB SNR, "
+        f"{worst['rmse_over_scale']:.2f} steps RMSE. To keep it in float: "
+        f"`alexedge compress RUN --float-layers {worst['layer']}`, or `--auto-float K` for "
+        "the K worst."
+    )
+
+
 def layers_table(layers: Sequence[LayerRow]) -> str:
     variants = list(dict.fromkeys(v for r in layers for v in r.sparsity))
     header = ("layer", "kind", "parameters", "multiply-adds", *(f"zeros: {v}" for v in variants))
@@ -188,12 +243,9 @@ def render_report(doc: Mapping[str, Any]) -> str:
     """A REPORT.md from a ``variants.json`` document alone (no figures, no training)."""
     doc = check_doc(dict(doc))
     rows = variant_rows(doc)
-    return (
-        "\n".join(
-            ["# alexedge run report", "", *summary_lines(doc), "", *variants_section(doc, rows)]
-        )
-        + "\n"
-    )
+    errors = layer_errors_section(doc, rows)
+    lines = ["# alexedge run report", "", *summary_lines(doc), "", *variants_section(doc, rows)]
+    return "\n".join([*lines, *(["", *errors] if errors else [])]) + "\n"
 
 
 _ALT = {
@@ -250,6 +302,8 @@ def report_markdown(content: ReportContent, figures: Mapping[str, str]) -> str:
         lines += [*variants_section(content.doc, content.rows), ""]
         lines += _figure("accuracy_vs_size", figures, notes)
         lines += _figure("latency_vs_size", figures, notes)
+        errors = layer_errors_section(content.doc, content.rows)
+        lines += [*errors, ""] if errors else []
     else:
         lines += ["## TFLite variants", "", *_note("variants", notes)]
     lines += ["## Per-class damage", ""]

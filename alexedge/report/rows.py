@@ -18,7 +18,7 @@ from alexedge.compress.schema import validate_variants_doc
 from alexedge.errors import ModelError
 from alexedge.report.pareto import LATENCY_KEY, SIZE_KEY, pareto_front
 
-__all__ = ["VariantRow", "check_doc", "float_reference", "variant_rows"]
+__all__ = ["VariantRow", "check_doc", "float_reference", "layer_error_reports", "variant_rows"]
 
 
 @dataclass(frozen=True)
@@ -42,6 +42,7 @@ class VariantRow:
     pareto_size: bool
     pareto_latency: bool
     error: str | None
+    float_layers: tuple[str, ...] = ()  # Keras layers a selective-float variant keeps in float
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -93,9 +94,23 @@ def variant_rows(doc: Mapping[str, Any]) -> list[VariantRow]:
             pareto_size=v["name"] in by_size,
             pareto_latency=v["name"] in by_latency,
             error=v.get("error"),
+            float_layers=tuple(v.get("float_layers", ())),
         )
         for v in variants
     ]
+
+
+def layer_error_reports(doc: Mapping[str, Any]) -> dict[str, list[dict[str, Any]]]:
+    """``{variant: its layer_errors}``, worst (lowest SNR) first, for variants that have one.
+
+    ``compress`` writes them worst first already; sorting again keeps a hand-edited or
+    merged document from putting a harmless layer at the top of the report.
+    """
+    return {
+        v["name"]: sorted(v["layer_errors"], key=lambda e: (e["snr_db"], e["layer"]))
+        for v in doc["variants"]
+        if v.get("layer_errors")
+    }
 
 
 def _ratio(reference: Mapping[str, Any] | None, size: float) -> float | None:
