@@ -7,6 +7,7 @@ float32) classify a folder of 40 varied images; every line must match
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
 import threading
@@ -18,7 +19,7 @@ from tflite_models import to_tflite
 
 from alexedge.data.files import list_images
 from alexedge.edge_runtime import classify_command
-from alexedge.edge_runtime.classifier import Classifier
+from alexedge.edge_runtime.classifier import Classifier, Prediction
 from alexedge.edge_runtime.classify_command import run_classify
 
 SIZE = 16
@@ -69,13 +70,17 @@ def _run(model, inputs, **options) -> tuple[int, str, str]:
     return code, out.getvalue(), err.getvalue()
 
 
-def _one_by_one(model, paths, top: int, as_json: bool) -> str:
-    classifier = Classifier(model)
-    out = io.StringIO()
-    for path in paths:
-        predictions = classifier.classify(path, top)
-        classify_command._print_result(out, path, predictions, as_json)
-    return out.getvalue()
+def _result_text(path, predictions: list[Prediction], as_json: bool) -> str:
+    """What classify prints for one image, from ``Classifier.classify``'s own objects."""
+    if as_json:
+        ranked = [dataclasses.asdict(p) for p in predictions]
+        return json.dumps({"path": str(path), "predictions": ranked}, ensure_ascii=False) + "\n"
+    return "\n".join([str(path), *map(str, predictions)]) + "\n"
+
+
+def _one_by_one(model, paths, top: int, as_json: bool, **options) -> str:
+    classifier = Classifier(model, **options)
+    return "".join(_result_text(p, classifier.classify(p, top), as_json) for p in paths)
 
 
 @pytest.mark.parametrize("kind", ["float32", "uint8", "fixed"])
@@ -160,9 +165,5 @@ def test_mean_std_and_resize_reach_the_classifier(models, folder):
     images = list_images(folder)[:5]
     options = {"mean": 127.5, "std": 127.5, "resize": "squash"}
     code, out, _ = _run(models["float32"], images, top=3, **options)
-    classifier = Classifier(models["float32"], **options)
-    expected = io.StringIO()
-    for path in images:
-        classify_command._print_result(expected, path, classifier.classify(path, 3), False)
-    assert code == 0 and out == expected.getvalue()
+    assert code == 0 and out == _one_by_one(models["float32"], images, 3, False, **options)
     assert out != _run(models["float32"], images, top=3)[1]

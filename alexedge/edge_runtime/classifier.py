@@ -46,6 +46,7 @@ __all__ = [
     "InputNormalization",
     "Prediction",
     "decide_normalization",
+    "prediction_text",
     "read_labels",
 ]
 
@@ -64,6 +65,10 @@ _INPUT_DTYPES = frozenset(np.dtype(d) for d in (*input_dtypes(), "float16"))
 # A float softmax row sums to 1 within float32 rounding; a logits row almost never
 # lies entirely in [0, 1] with a sum that close to 1.
 _PROB_TOLERANCE = 1e-3
+# Its float32 bounds, as Python floats.
+_PROB_LOW = float(np.float32(-_PROB_TOLERANCE))
+_PROB_HIGH = float(np.float32(1 + _PROB_TOLERANCE))
+_PROB_SUM_TOLERANCE = float(np.float32(_PROB_TOLERANCE))
 # TFLite fixes a quantized softmax output at scale 1/256 with the zero point at the
 # type's minimum (uint8: 0, int8: -128), i.e. the range [0, 1).
 _SOFTMAX_SCALE = 1 / 256
@@ -81,7 +86,12 @@ class Prediction:
     score: float
 
     def __str__(self) -> str:
-        return f"{self.label} - score: {self.score:.4f}"
+        return prediction_text(self.label, self.score)
+
+
+def prediction_text(label: str, score: float) -> str:
+    """A ranked class as ``alexedge classify`` prints it: ``label - score: 0.5758``."""
+    return f"{label} - score: {score:.4f}"
 
 
 @dataclass(frozen=True)
@@ -291,6 +301,9 @@ class Classifier:
         self.num_classes = int(np.prod(self._output.shape[1:]))
         self.normalization = decide_normalization(self.model_path, mean, std)
         self._pixel_table = _pixel_table(self._input, self.normalization)
+        self._float_norm = _float_normalization(self._input, self.normalization)
+        self._dequantized = _dequantization_table(self._output)
+        self._softmax_output = self._output.quantized and _is_quantized_softmax(self._output)
         found = _find_labels(labels, self.model_path, self.num_classes)
         self.labels, self.background_label = _match_labels(*found, self.num_classes, model_path)
         warning = _input_warning(self._input, self.normalization)
@@ -317,7 +330,7 @@ class Classifier:
     @property
     def raw_pixels(self) -> bool:
         """Whether pixels go into the input tensor unchanged (a uint8 input)."""
-        return self._pixel_table is None
+        return self._pixel_table is None and self._float_norm is None
 
     def preprocess(self, source: str | os.PathLike[str] | bytes | np.ndarray) -> np.ndarray:
         """One image as ``predict`` takes it: ``uint8`` (S, S, 3) after ``resize``.
@@ -342,6 +355,8 @@ class Classifier:
         """
         batch = self._check_batch(batch_uint8)
         step = self._fixed_batch or _MAX_BATCH
+        if 0 < len(batch) <= step:  # one chunk: no concatenation copy
+            return self._predict_chunk(batch)
         parts = [self._predict_chunk(batch[i : i + step]) for i in range(0, len(batch), step)]
         return np.concatenate(parts) if parts else np.empty((0, self.num_classes), np.float32)
 
@@ -383,10 +398,39 @@ class Classifier:
             self._interpreter.resize_tensor_input(self._input.index, [count, *pixels.shape[1:]])
             self._interpreter.allocate_tensors()
             self._batch = count
-        self._interpreter.set_tensor(self._input.index, self._model_input(pixels))
+        self._write_input(pixels)
         self._interpreter.invoke()
         raw = self._interpreter.get_tensor(self._output.index)
         return self._probabilities(raw.reshape(len(raw), -1))[:count]
+
+    def _write_input(self, pixels: np.ndarray) -> None:
+        """Fill the input tensor: a float32 input is computed in place, in its own buffer.
+
+        Arithmetic, not a lookup table, for float inputs: the same float32 operations
+        per pixel (so the same values as a table), but a 256-entry gather first widens
+        every uint8 index to 64 bits and costs 5-10x more than a subtract and a divide.
+        Writing into the tensor's buffer saves set_tensor's copy; the view is dropped
+        before invoke, which refuses to run while one is alive.
+        """
+        norm = self._float_norm
+        if norm is None:
+            self._interpreter.set_tensor(self._input.index, self._model_input(pixels))
+            return
+        mean, std = norm
+        if self._input.dtype != np.float32:  # float16: computed in float32, then rounded
+            values = pixels.astype(np.float32) if mean is None else np.subtract(pixels, mean)
+            if std is not None:
+                np.divide(values, std, out=values)
+            self._interpreter.set_tensor(self._input.index, values.astype(self._input.dtype))
+            return
+        view = self._interpreter.tensor(self._input.index)()
+        if mean is None:
+            np.copyto(view, pixels)
+        else:
+            np.subtract(pixels, mean, out=view)
+        if std is not None:
+            np.divide(view, std, out=view)
+        del view
 
     def _model_input(self, pixels: np.ndarray) -> np.ndarray:
         table = self._pixel_table
@@ -400,13 +444,14 @@ class Classifier:
         return out
 
     def _probabilities(self, raw: np.ndarray) -> np.ndarray:
-        spec = self._output
-        scores = raw.astype(np.float32)
-        if spec.quantized:
-            scores = (scores - spec.zero_point) * np.float32(spec.scale)
-            if _is_quantized_softmax(spec):
-                return scores
-        return _softmax_unless_probabilities(scores)
+        spec, table = self._output, self._dequantized
+        if table is not None:
+            scores = table[raw.view(np.uint8)]
+        elif spec.quantized:
+            scores = (raw.astype(np.float32) - spec.zero_point) * np.float32(spec.scale)
+        else:  # get_tensor's own copy: no second one when it is float32 already
+            scores = raw if raw.dtype == np.float32 else raw.astype(np.float32)
+        return scores if self._softmax_output else _softmax_unless_probabilities(scores)
 
 
 def _pixel_table(spec: _Tensor, norm: InputNormalization) -> np.ndarray | None:
@@ -418,6 +463,8 @@ def _pixel_table(spec: _Tensor, norm: InputNormalization) -> np.ndarray | None:
     """
     if spec.dtype == np.uint8 and norm.source != _FROM_OPTIONS:
         return None
+    if not np.issubdtype(spec.dtype, np.integer):
+        return None  # float inputs: _float_normalization
     mean = np.asarray(norm.mean, np.float32)
     std = np.asarray(norm.std, np.float32)
     x = (_PIXELS[:, None] - mean) / std
@@ -428,6 +475,35 @@ def _pixel_table(spec: _Tensor, norm: InputNormalization) -> np.ndarray | None:
         x = np.clip(x, limits.min, limits.max)
     table = x.astype(spec.dtype)
     return table[:, 0].copy() if (table == table[:, :1]).all() else table
+
+
+def _float_normalization(
+    spec: _Tensor, norm: InputNormalization
+) -> tuple[np.ndarray | None, np.ndarray | None] | None:
+    """float32 ``mean`` and ``std`` for a float input, ``None`` where they change nothing.
+
+    ``None`` for integer inputs. A mean of 0 and a std of 1 are skipped, which is
+    exact: ``x - 0`` and ``x / 1`` are ``x`` in float32.
+    """
+    if np.issubdtype(spec.dtype, np.integer):
+        return None
+    mean = np.asarray(norm.mean, np.float32)
+    std = np.asarray(norm.std, np.float32)
+    return (None if not mean.any() else mean, None if (std == 1).all() else std)
+
+
+def _dequantization_table(spec: _Tensor) -> np.ndarray | None:
+    """The float32 score of each of the 256 values of a quantized one-byte output.
+
+    Indexed by the output's bytes (an int8 output viewed as uint8), it gives
+    ``(q - zero_point) * scale`` with the same float32 arithmetic as computing it per
+    score, in one gather instead of a cast, a subtraction and a multiplication.
+    ``None`` for float outputs (and wider integer ones, computed per score).
+    """
+    if not spec.quantized or np.dtype(spec.dtype).itemsize != 1:
+        return None
+    values = np.arange(256, dtype=np.uint8).view(spec.dtype).astype(np.float32)
+    return (values - spec.zero_point) * np.float32(spec.scale)
 
 
 def _input_warning(spec: _Tensor, norm: InputNormalization) -> str | None:
@@ -495,15 +571,23 @@ def _softmax_unless_probabilities(scores: np.ndarray) -> np.ndarray:
     """Softmax each row that is not already a probability distribution.
 
     Decided per row, so an image's result never depends on the rest of its batch.
+    The three reductions stay in numpy (float32 sums); the comparisons run on their
+    Python values against the float32 thresholds, which decides exactly as float32
+    comparisons would (a sum within [0.5, 2] minus 1 is exact in float32, and any
+    other sum fails either way) at a fraction of the cost of eight tiny numpy calls.
     """
-    low, high = scores.min(axis=1), scores.max(axis=1)
-    in_range = (low >= -_PROB_TOLERANCE) & (high <= 1 + _PROB_TOLERANCE)
-    is_probs = in_range & (np.abs(scores.sum(axis=1) - 1) <= _PROB_TOLERANCE)
-    if is_probs.all():
+    low = np.minimum.reduce(scores, axis=1)
+    high = np.maximum.reduce(scores, axis=1)
+    total = np.add.reduce(scores, axis=1)
+    is_probs = [
+        lo >= _PROB_LOW and hi <= _PROB_HIGH and abs(s - 1) <= _PROB_SUM_TOLERANCE
+        for lo, hi, s in zip(low.tolist(), high.tolist(), total.tolist(), strict=True)
+    ]
+    if all(is_probs):
         return scores
-    shifted = np.exp(scores - scores.max(axis=1, keepdims=True))
+    shifted = np.exp(scores - high[:, None])
     softmax = shifted / shifted.sum(axis=1, keepdims=True)
-    return np.where(is_probs[:, None], scores, softmax).astype(np.float32)
+    return np.where(np.array(is_probs)[:, None], scores, softmax).astype(np.float32)
 
 
 def _find_labels(
