@@ -202,3 +202,25 @@ def test_int4_with_metadata_classifies_like_float32(files, tmp_path) -> None:
         assert read_labels_from_metadata(path) == ["a", "b", "c"]
         probs[mode] = Classifier(path).predict(random_images(4, 32, seed=2))
     np.testing.assert_allclose(probs["int4"], probs["float32"], atol=0.05)
+
+
+def test_int4_of_a_larger_model_keeps_its_weights_in_the_flatbuffer(tmp_path) -> None:
+    """litert-quantizer writes weights packing to >= 256 KB after the flatbuffer (its
+    layout for models over 2 GB), which the metadata writer refuses; int4 moves them back."""
+    pytest.importorskip("litert_quantizer")
+    from ai_edge_litert import schema_py_generated as schema
+
+    from alexedge.compress.convert import convert
+    from alexedge.edge_runtime import Classifier
+    from alexedge.edge_runtime.metadata import ImageInputMetadata, ModelMetadata, write_metadata
+    from alexedge.train.models import build_model
+
+    model = build_model("mlp", 3, 32, fc_units=256)  # 786k weights: 393 KB in int4
+    data = convert(model, "int4")
+    root = schema.Model.GetRootAsModel(data, 0)
+    assert all(root.Buffers(i).Offset() == 0 for i in range(root.BuffersLength()))
+    assert {t for t, _, _ in weight_tensors(data)} == {"INT4"}
+    meta = ModelMetadata(name="mlp int4", description="test", input=ImageInputMetadata())
+    path = tmp_path / "mlp-int4.tflite"
+    path.write_bytes(write_metadata(data, meta, {"labels.txt": b"a\nb\nc\n"}))
+    assert Classifier(path).predict(random_images(2, 32)).shape == (2, 3)

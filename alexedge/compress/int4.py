@@ -10,12 +10,17 @@ on the CPU measured, but rounds every activation as well; accuracy is what the
 size floor is traded against, so the weight-only recipe is the mode.
 
 Metadata is not the quantizer's business: it re-serializes the model and would drop
-an appended labels zip, so the caller writes metadata after this step.
+an appended labels zip, so the caller writes metadata after this step. litert-quantizer
+0.11.0 writes any model whose weights pack to 256 KB or more in the layout meant for
+models over 2 GB (weights after the flatbuffer, found by offset); the metadata writer
+and the weight counter read weights inside the flatbuffer, so they are moved back in.
 """
 
 from __future__ import annotations
 
 from typing import Any
+
+import numpy as np
 
 from alexedge.errors import ConfigError, ModelError
 
@@ -68,13 +73,32 @@ def int4_weights(float_tflite: bytes, per_channel: bool = True) -> bytes:
         result = quantizer.quantize(enable_progress_bar=False, enable_progress_report=False)
     except Exception as e:
         raise ModelError(f"int4 quantization (litert-quantizer) failed: {e}") from e
-    data = bytes(result.quantized_model)
+    data = _inline_buffers(bytes(result.quantized_model))
     if not _has_int4_tensor(data):
         raise ModelError(
             "int4 quantization left no weight in int4: the model has no Conv2D or Dense "
             "layer the quantizer supports; export dynamic or int8 instead"
         )
     return data
+
+
+def _inline_buffers(data: bytes) -> bytes:
+    """``data`` with every buffer stored inside the flatbuffer (offset 0, size 0)."""
+    import flatbuffers
+    from ai_edge_litert import schema_py_generated as schema
+
+    root = schema.Model.GetRootAsModel(data, 0)
+    # Offset 1 is the quantizer's placeholder for "empty"; real data starts past it.
+    if not any(root.Buffers(i).Offset() > 1 for i in range(root.BuffersLength())):
+        return data
+    model = schema.ModelT.InitFromObj(root)
+    for buffer in model.buffers:
+        if buffer.offset > 1:
+            buffer.data = np.frombuffer(data, np.uint8, count=buffer.size, offset=buffer.offset)
+        buffer.offset = buffer.size = 0
+    builder = flatbuffers.Builder(len(data) + 1024)
+    builder.Finish(model.Pack(builder), file_identifier=b"TFL3")
+    return bytes(builder.Output())
 
 
 def _has_int4_tensor(tflite_bytes: bytes) -> bool:
