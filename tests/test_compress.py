@@ -33,7 +33,7 @@ from alexedge.errors import ConfigError
     [
         ({"sparsities": (1.0,)}, "sparsity must be in [0, 1)"),
         ({"sparsities": (0.5, -0.1)}, "sparsity must be in [0, 1)"),
-        ({"quantize": ("int4",)}, "unknown quantization mode"),
+        ({"quantize": ("int3",)}, "unknown quantization mode"),
         ({"io_type": "int16"}, "--io"),
         ({"clusters": 1}, "--clusters"),
         ({"qat": True, "quantize": ("float16",)}, "--qat makes full-integer models"),
