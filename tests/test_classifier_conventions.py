@@ -227,6 +227,39 @@ def test_options_on_a_uint8_input_are_applied_then_quantized(built):
     np.testing.assert_allclose(classifier.predict(pixels), expected, atol=1e-6)
 
 
+def _fresh_batch_output(path: Path, x: np.ndarray) -> np.ndarray:
+    """One invoke of a new interpreter on a whole batch, fed by set_tensor."""
+    interpreter = Interpreter(model_path=str(path))
+    inp, out = interpreter.get_input_details()[0], interpreter.get_output_details()[0]
+    interpreter.resize_tensor_input(inp["index"], list(x.shape))
+    interpreter.allocate_tensors()
+    interpreter.set_tensor(inp["index"], x)
+    interpreter.invoke()
+    return interpreter.get_tensor(out["index"])
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        {"mean": [120.0, 125.0, 130.0], "std": [60.0, 64.0, 70.0]},
+        {"mean": 0.0, "std": 1.0},
+        {"std": 255.0},
+    ],
+)
+def test_float_input_written_in_place_equals_a_fresh_interpreter(built, options):
+    """A float input is normalized inside the interpreter's own buffer, which moves when a
+    new batch size reallocates it: each call equals a new interpreter fed the same batch
+    by set_tensor, bit for bit, whatever batch size came before it."""
+    path = built.paths["float_ours"]  # ends in softmax: probabilities are the raw output
+    classifier = Classifier(path, **options)
+    mean = np.asarray(options.get("mean", 0.0), np.float32)
+    std = np.asarray(options["std"], np.float32)
+    for count, seed in ((3, 20), (7, 21), (3, 22), (1, 23), (7, 24)):
+        pixels = _images(count, seed)
+        expected = _fresh_batch_output(path, (pixels.astype(np.float32) - mean) / std)
+        np.testing.assert_array_equal(classifier.predict(pixels), expected)
+
+
 @pytest.mark.parametrize(
     ("options", "message"),
     [

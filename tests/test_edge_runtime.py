@@ -32,6 +32,11 @@ from alexedge.edge_runtime import (
     run_classify,
 )
 from alexedge.edge_runtime import interpreter as interpreter_module
+from alexedge.edge_runtime.classifier import (
+    _dequantization_table,
+    _softmax_unless_probabilities,
+    _Tensor,
+)
 from alexedge.errors import ConfigError, DataError, ModelError
 from alexedge.preprocess import eval_transform
 
@@ -231,6 +236,46 @@ def test_variants_exercise_the_quantization_they_claim(built):
     assert third_in["dtype"] == np.uint8 and third_in["quantization"][0] < 0.01
     assert third_out["quantization"][0] != pytest.approx(1 / 256)
     assert list(details["fixed"][0]["shape_signature"]) == [1, SIZE, SIZE, 3]
+
+
+@pytest.mark.parametrize(
+    ("dtype", "scale", "zero_point"),
+    [(np.uint8, 1 / 256, 0), (np.int8, 1 / 256, -128), (np.uint8, 0.016283851, 192)],
+)
+def test_dequantization_table_equals_the_arithmetic(dtype, scale, zero_point):
+    spec = _Tensor(0, (1, CLASSES), dtype, scale, zero_point)
+    q = np.arange(256, dtype=np.uint8).view(dtype).reshape(2, 128)
+    expected = (q.astype(np.float32) - zero_point) * np.float32(scale)
+    np.testing.assert_array_equal(_dequantization_table(spec)[q.view(np.uint8)], expected)
+
+
+def test_softmax_check_decides_exactly_as_float32_comparisons():
+    """Rows on both sides of every tolerance bound, by one float32 step, plus NaN and logits."""
+    tol = np.float32(1e-3)
+    rng = np.random.default_rng(0)
+    base = rng.dirichlet(np.ones(CLASSES), 40).astype(np.float32)
+    rows = [base[i] * f for i, f in enumerate(np.linspace(0.998, 1.002, 40, dtype=np.float32))]
+    for bound, index in ((-tol, 0), (np.float32(1) + tol, 1)):
+        for step in (-1, 0, 1):
+            row = np.full(CLASSES, 0.0, np.float32)
+            row[index] = bound + step * np.spacing(bound)
+            row[2] = np.float32(1) - row[index]
+            rows.append(row)
+    rows += [np.full(CLASSES, np.nan, np.float32), rng.normal(0, 3, CLASSES).astype(np.float32)]
+    scores = np.stack(rows).astype(np.float32)
+    is_probs = (
+        (scores.min(axis=1) >= -tol)
+        & (scores.max(axis=1) <= 1 + tol)
+        & (np.abs(scores.sum(axis=1) - 1) <= tol)
+    )
+    assert 0 < is_probs.sum() < len(scores) - 10  # the rows do straddle the bounds
+    with np.errstate(invalid="ignore"):
+        softmax = np.exp(scores - scores.max(axis=1, keepdims=True))
+        expected = np.where(is_probs[:, None], scores, softmax / softmax.sum(1, keepdims=True))
+        got = _softmax_unless_probabilities(scores)
+        one_by_one = np.concatenate([_softmax_unless_probabilities(r[None]) for r in scores])
+    np.testing.assert_array_equal(got, expected.astype(np.float32))
+    np.testing.assert_array_equal(one_by_one, got)
 
 
 @pytest.mark.parametrize("name", ["float32", "fixed", "uint8"])
