@@ -34,7 +34,7 @@ CASES = [
     (["compress", "nowhere"], "no such run folder"),
     (["compress", "{empty}"], "no trained model"),
     (["compress", "{empty}", "--sparsity", "1.5"], "sparsity must be in [0, 1)"),
-    (["compress", "{empty}", "--quantize", "int4"], "unknown quantization mode"),
+    (["compress", "{empty}", "--quantize", "int3"], "unknown quantization mode"),
     (["compress", "{empty}", "--io", "int16"], "--io"),
     (["package", "nowhere"], "nowhere"),
     (["package", "{empty}"], "variants.json"),
@@ -52,7 +52,7 @@ CASES = [
     (["data", "check", "nowhere"], "nowhere"),
     (["data", "synth", "{empty}/synth", "--classes", "0"], "classes"),
     (["data", "fetch", "nowhere", "{empty}/out"], "nowhere"),
-    (["pipeline", "--out", "{empty}/run", "--quantize", "int4"], "unknown quantization mode"),
+    (["pipeline", "--out", "{empty}/run", "--quantize", "int3"], "unknown quantization mode"),
     (["pipeline", "--out", "{empty}/run", "--data", "nowhere"], "no such folder"),
 ]
 

@@ -63,7 +63,7 @@ def test_help_lists_the_options() -> None:
 @pytest.mark.parametrize(
     ("args", "needle"),
     [
-        (["--quantize", "int8,int4"], "unknown quantization mode(s) ['int4']"),
+        (["--quantize", "int8,int3"], "unknown quantization mode(s) ['int3']"),
         (["--sparsity", "1.0"], "sparsity must be in [0, 1), got 1.0"),
         (["--sparsity", "0.5,-0.2"], "sparsity must be in [0, 1), got -0.2"),
         (["--sparsity", "lots"], "--sparsity: 'lots' is not a number"),

@@ -13,7 +13,7 @@ from typing import Annotated
 import typer
 
 from alexedge.cli.errors import handle_errors
-from alexedge.modes import MODES, QUANTIZATION_MODES
+from alexedge.modes import DEFAULT_MODES, MODES
 from alexedge.quiet import import_tensorflow
 
 __all__ = ["register"]
@@ -29,7 +29,7 @@ def compress(
     quantize: Annotated[
         str,
         typer.Option(help=f"TFLite modes, comma-separated ({_MODES_HELP})."),
-    ] = ",".join(QUANTIZATION_MODES),
+    ] = ",".join(DEFAULT_MODES),
     qat: Annotated[
         bool,
         typer.Option(help="Also quantization-aware training (pruning-preserving when pruned)."),

@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from alexedge.cli.errors import handle_errors
-from alexedge.modes import QUANTIZATION_MODES
+from alexedge.modes import DEFAULT_MODES, QUANTIZATION_MODES
 
 __all__ = ["register"]
 
@@ -57,7 +57,7 @@ def pipeline(
     quantize: Annotated[
         str,
         typer.Option(help=f"TFLite modes, comma-separated: {', '.join(QUANTIZATION_MODES)}."),
-    ] = ",".join(QUANTIZATION_MODES),
+    ] = ",".join(DEFAULT_MODES),
     seed: Annotated[
         int, typer.Option(help="Seed for data synthesis, shuffling, augmentation.")
     ] = 0,

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from alexedge.config import require as _require
-from alexedge.modes import MODES, QUANTIZATION_MODES
+from alexedge.modes import DEFAULT_MODES, MODES, QUANTIZATION_MODES
 
 __all__ = [
     "ALLOCATIONS",
@@ -73,7 +73,7 @@ class CompressConfig:
     finetune_epochs: int = 3
     finetune_learning_rate: float = 0.01
     skip_layers: tuple[str, ...] = ("conv1",)
-    quantize: tuple[str, ...] = QUANTIZATION_MODES
+    quantize: tuple[str, ...] = DEFAULT_MODES
     calibration_images: int = 200
     seed: int = 0
     sparsities: tuple[float, ...] = (0.75,)
