@@ -224,3 +224,23 @@ def test_int4_of_a_larger_model_keeps_its_weights_in_the_flatbuffer(tmp_path) ->
     path = tmp_path / "mlp-int4.tflite"
     path.write_bytes(write_metadata(data, meta, {"labels.txt": b"a\nb\nc\n"}))
     assert Classifier(path).predict(random_images(2, 32)).shape == (2, 3)
+
+
+def test_int4_weights_and_their_zeros_are_counted(tmp_path) -> None:
+    """variants.json's weight count and sparsity read int4 files too (two a byte)."""
+    pytest.importorskip("litert_quantizer")
+    from alexedge.compress.convert import convert
+    from alexedge.compress.tflite_weights import count_weights
+    from alexedge.train.models import build_model
+
+    model = build_model("mlp", 3, 32, fc_units=256)
+    weights = model.get_weights()
+    for w in weights:
+        if w.ndim == 2:
+            w[: int(0.9 * len(w))] = 0.0  # 90% of each kernel's rows: zeros
+    model.set_weights(weights)
+    expected = count_weights(convert(model, "float32"))
+    counted = count_weights(convert(model, "int4"))
+    assert counted.total == expected.total > 0
+    assert counted.sparsity == pytest.approx(expected.sparsity, abs=0.01)
+    assert counted.sparsity > 0.85
