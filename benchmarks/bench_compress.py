@@ -12,10 +12,21 @@ after gzip at no more than 1.5 points loss.
 same data, so its outputs are not noise. Targets: float32, dynamic, float16 and int8
 export and run; int8 single-image latency at least 1.4x faster than float32.
 
-Not part of CI; never asserts. Ratios are printed last. Usage::
+``front`` (issue 18, the moonshot): for each finished run given with ``--run`` (copied
+into ``--out`` first; the given folder is never written), the accuracy-vs-size front of
+one ``compress_run``: float32, int8 and int4 of the trained model, then the model pruned
+to each ``--sparsity`` (size-aware allocation, pruning done by ``--prune-end`` of the
+fine-tune) exported as int8 and int4 (and clustered, with ``--clusters``). Goal: the
+smallest variant within 1 pt of the float Keras top-1 at least 25x smaller than the
+float32 file after gzip (stretch 35x).
+
+Not part of CI; never asserts. Ratios are printed last. "x smaller after gzip" is always
+the float32 file's raw bytes over the variant's gzip -9 bytes, both from the same run.
+Usage::
 
     python benchmarks/bench_compress.py reduced [--train-epochs 50] [--finetune-epochs 6]
     python benchmarks/bench_compress.py paper [--train-per-class 100]
+    python benchmarks/bench_compress.py front --run RUN [--run RUN2] [--sparsity 0.85 0.9]
 """
 
 from __future__ import annotations
@@ -36,6 +47,7 @@ from alexedge.compress.config import CompressConfig
 from alexedge.data.dataset import load_dataset
 from alexedge.data.decode import decode_split
 from alexedge.preprocess import base_size_for
+from alexedge.run import BEST_MODEL
 from alexedge.train.config import TrainConfig
 from alexedge.train.presets import get_preset
 
@@ -105,9 +117,11 @@ def _shared_run(model: str) -> Path | None:
 
 
 def _fresh_copy(source: Path, out: Path) -> Path:
+    """A copy of the run without what compressing it makes (or training leaves behind)."""
     if out.exists():
         shutil.rmtree(out)
-    shutil.copytree(source, out, ignore=shutil.ignore_patterns("variants*", "android_assets"))
+    skip = ("variants*", "android_assets", "predictions.npz", "last.keras", "tensorboard")
+    shutil.copytree(source, out, ignore=shutil.ignore_patterns(*skip))
     return out
 
 
@@ -151,9 +165,9 @@ def bench_reduced(args: argparse.Namespace) -> list[str]:
     )
     _compress(run, per_tensor)
     pruning = CompressConfig(
-        sparsities=tuple(args.sparsity),
+        sparsities=tuple(args.sparsity or (0.8, 0.9)),
         quantize=("int8",),
-        finetune_epochs=args.finetune_epochs,
+        finetune_epochs=args.finetune_epochs or 6,
         allocation=args.allocation,
         clusters=args.clusters,
         prune_end_fraction=args.prune_end,
@@ -266,13 +280,140 @@ def bench_paper(args: argparse.Namespace) -> list[str]:
     return lines
 
 
+# Issue 18's goal and stretch (Deep Compression's 35x), float32 raw bytes / variant gzip bytes.
+FRONT_GOALS = (25.0, 35.0)
+FRONT_MAX_LOSS_PT = 1.0
+
+
+def _finished(run: Path) -> str | None:
+    """Why ``run`` is not a finished training run, or None when it is."""
+    try:
+        recipe = json.loads((run / "config.json").read_text())
+        state = json.loads((run / "train_state.json").read_text())
+    except (OSError, ValueError) as e:
+        return f"cannot read its config.json / train_state.json ({e})"
+    if not (run / BEST_MODEL).is_file():
+        return f"no {BEST_MODEL}"
+    if state.get("epochs_done") != recipe.get("epochs") and not state.get("stopped_early"):
+        return f"{state.get('epochs_done')} of {recipe.get('epochs')} epochs done"
+    return None
+
+
+def bench_front(args: argparse.Namespace) -> list[str]:
+    lines = []
+    for source in args.run:
+        why = _finished(source)
+        if why:
+            _say(f"skipping {source}: {why}")
+            lines.append(f"{source}: skipped, not a finished run ({why})")
+            continue
+        run = args.out / "front" / source.name / "run"
+        if not (args.keep and (run / BEST_MODEL).is_file()):
+            _fresh_copy(source, run)
+        config = CompressConfig(
+            sparsities=(0.0, *(args.sparsity or (0.85, 0.875, 0.9))),
+            quantize=("int8", "int4"),
+            finetune_epochs=args.finetune_epochs or 12,
+            allocation=args.allocation,
+            prune_end_fraction=args.prune_end,
+            clusters=args.clusters,
+            calibration_images=args.calibration,
+            per_channel=not args.per_tensor,
+            layer_errors=False,  # not needed for the front; saves a calibration per source
+        )
+        start = time.perf_counter()
+        doc = _compress(run, config)
+        _say(f"{source.name}: front in {time.perf_counter() - start:.0f} s")
+        lines += _front_lines(source, doc, config)
+    return lines
+
+
+def _pareto(rows: list[dict[str, Any]]) -> set[str]:
+    """Names of the variants no other one beats on both gzip size and top-1."""
+    names, best = set(), -1.0
+    for x in sorted(rows, key=lambda x: (x["gzip_bytes"], -x["top1"])):
+        if x["top1"] > best:
+            names.add(x["name"])
+            best = x["top1"]
+    return names
+
+
+def _front_lines(source: Path, doc: dict[str, Any], config: CompressConfig) -> list[str]:
+    keras_top1 = doc["keras"]["float"]["top1"]
+    f32 = _variants(doc)["float32"]["bytes"]
+    rows = sorted(doc["variants"], key=lambda x: x["gzip_bytes"])
+    front = _pareto([x for x in rows if x["status"] == "ok"])
+    val = doc["dataset"]["val_images"]
+    lines = [
+        "",
+        f"### {doc['dataset']['root']} ({source.name})",
+        "",
+        f"`{doc['model']}` at {doc['input_size']} px, {doc['parameters']:,} parameters, Keras "
+        f"float top-1 {100 * keras_top1:.1f}% on {val:,} validation images (1 image = "
+        f"{100 / val:.2g} pt); pruned: {config.finetune_epochs} fine-tune epochs, "
+        f"{config.allocation} allocation, sparsity reached at {config.prune_end_fraction:.0%} "
+        f"of them, conv1 dense. x smaller = float32 raw bytes ({f32:,}) / variant gzip -9 "
+        "bytes; * = on the accuracy-vs-size front.",
+        "",
+        "| variant | weights | zeros | top-1 (source Keras) | vs float Keras | bytes "
+        "| gzip -9 bytes | x smaller (gzip) |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for x in rows:
+        mark = "*" if x["name"] in front else ""
+        status = "" if x["status"] == "ok" else f" ({x['status']})"
+        lines.append(
+            f"| {x['name']}{mark}{status} | {x['quantization']} | {100 * x['sparsity']:.1f}% "
+            f"| {100 * x['top1']:.1f}% ({100 * x['keras_top1']:.1f}%) "
+            f"| {100 * (x['top1'] - keras_top1):+.1f} pt | {x['bytes']:,} | {x['gzip_bytes']:,} "
+            f"| {f32 / x['gzip_bytes']:.1f}x |"
+        )
+    return [*lines, "", *_winner_lines(rows, keras_top1, f32)]
+
+
+def _winner_lines(rows: list[dict[str, Any]], keras_top1: float, f32: int) -> list[str]:
+    ok = [x for x in rows if x["status"] == "ok"]
+    within = [x for x in ok if 100 * (keras_top1 - x["top1"]) <= FRONT_MAX_LOSS_PT + 1e-9]
+    best = min(within, key=lambda x: x["gzip_bytes"], default=None)
+    if best is None:
+        return [f"no variant within {FRONT_MAX_LOSS_PT:g} pt of the float Keras model"]
+    ratio = f32 / best["gzip_bytes"]
+    reached = ", ".join(f"{g:g}x {'reached' if ratio >= g else 'not reached'}" for g in FRONT_GOALS)
+    lines = [
+        f"smallest within {FRONT_MAX_LOSS_PT:g} pt: {best['name']}, "
+        f"{100 * (best['top1'] - keras_top1):+.1f} pt, {best['gzip_bytes']:,} bytes gzip, "
+        f"{ratio:.1f}x smaller than float32 ({reached})"
+    ]
+    goal = FRONT_GOALS[0]
+    if ratio < goal:
+        big = [x for x in ok if f32 / x["gzip_bytes"] >= goal]
+        nearest = max(big, key=lambda x: x["top1"], default=None)
+        lines.append(
+            f"most accurate at >= {goal:g}x: "
+            + (
+                f"{nearest['name']}, {100 * (nearest['top1'] - keras_top1):+.1f} pt at "
+                f"{f32 / nearest['gzip_bytes']:.1f}x"
+                if nearest
+                else "none"
+            )
+        )
+    return lines
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("case", choices=("reduced", "paper"))
+    parser.add_argument("case", choices=("reduced", "paper", "front"))
     parser.add_argument("--out", type=Path, default=Path("/tmp/bench-compress"))
     parser.add_argument("--train-epochs", type=int, default=50)
-    parser.add_argument("--finetune-epochs", type=int, default=6)
-    parser.add_argument("--sparsity", type=float, nargs="+", default=[0.8, 0.9])
+    parser.add_argument(
+        "--finetune-epochs", type=int, default=None, help="default 6 (reduced), 12 (front)"
+    )
+    parser.add_argument(
+        "--sparsity",
+        type=float,
+        nargs="+",
+        help="default 0.8 0.9 (reduced), 0.85 0.875 0.9 (front)",
+    )
     parser.add_argument("--allocation", default="size")
     parser.add_argument("--prune-end", type=float, default=0.5)
     parser.add_argument("--clusters", type=int, default=0)
@@ -282,8 +423,20 @@ def main() -> None:
     parser.add_argument("--calibration", type=int, default=200)
     parser.add_argument("--train-per-class", type=int, default=100)
     parser.add_argument("--paper-epochs", type=int, default=1)
+    parser.add_argument(
+        "--run", type=Path, action="append", default=[], help="front: a finished run (repeatable)"
+    )
+    parser.add_argument(
+        "--keep",
+        action="store_true",
+        help="front: compress the copy left by an earlier front run again (its variants are "
+        "kept; e.g. to add a sparsity) instead of copying the run afresh",
+    )
     args = parser.parse_args()
-    lines = bench_reduced(args) if args.case == "reduced" else bench_paper(args)
+    if args.case == "front" and not args.run:
+        parser.error("front needs at least one --run RUN_DIR")
+    cases = {"reduced": bench_reduced, "paper": bench_paper, "front": bench_front}
+    lines = cases[args.case](args)
     print("\n".join(lines))
 
 
