@@ -30,7 +30,9 @@ VERBOSE_ENV = "ALEXEDGE_VERBOSE"
 _NATIVE_LOG = re.compile(
     r"^([IWEF]\d{4} \d\d:\d\d:\d+\.\d+\s+\d+ \S+:\d+\] "
     r"|WARNING: All log messages before absl::InitializeLog\(\) is called"
-    r"|INFO: Created TensorFlow Lite XNNPACK delegate)"
+    r"|INFO: Created TensorFlow Lite XNNPACK delegate"
+    # The TFLite quantizer's printf of its settings (mlir_quantize, per call).
+    r"|fully_quantize: \d+, inference_type: )"
 )
 
 

@@ -104,3 +104,27 @@ def test_modes_without_a_report_are_refused() -> None:
     model = damaged_model(layer="")
     with pytest.raises(ConfigError, match="no per-layer error report for 'float16'"):
         calibrate(model, "float16", random_images(2, int(model.inputs[0].shape[1])))
+
+
+def test_quantizing_prints_nothing_of_the_native_quantizer(capfd) -> None:
+    """mlir_quantize printf's its settings on fd 2 at every call; the report hides them."""
+    import tf_keras as keras
+
+    from alexedge.compress.layer_errors import calibrate
+
+    layers = keras.layers
+    model = keras.Sequential(
+        [
+            layers.Input((8, 8, 3)),
+            layers.Conv2D(4, 3, name="conv1"),
+            layers.Flatten(),
+            layers.Dense(3, name="fc8"),
+            layers.Softmax(),
+        ]
+    )
+    images = np.random.default_rng(0).integers(0, 256, (8, 8, 8, 3)).astype(np.float32)
+    images[0, 0, 0], images[0, 0, 1] = 0, 255
+    calibrated = calibrate(model, "int8", images)
+    capfd.readouterr()
+    calibrated.quantize()
+    assert "fully_quantize" not in capfd.readouterr().err

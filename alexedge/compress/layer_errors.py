@@ -125,11 +125,13 @@ class Calibrated:
         from tensorflow.lite.python import convert as tflite_convert
 
         from alexedge.compress.convert import INTEGER_IO_TYPES
+        from alexedge.quiet import native_stderr_filtered
 
         io = tf.float32 if debug else INTEGER_IO_TYPES[self.io_type]
         try:
-            return bytes(
-                tflite_convert.mlir_quantize(
+            # mlir_quantize prints its settings on fd 2 at every call.
+            with native_stderr_filtered():
+                data = tflite_convert.mlir_quantize(
                     self.data,
                     disable_per_channel=not self.per_channel,
                     inference_type=types_pb2.IODataType.Value(ERROR_MODES[self.mode]),
@@ -138,7 +140,7 @@ class Calibrated:
                     enable_numeric_verify=debug,
                     denylisted_nodes=list(denylisted_nodes) or None,
                 )
-            )
+            return bytes(data)
         except Exception as e:
             raise ModelError(f"TFLite quantization ({self.mode}) failed: {_first_line(e)}") from e
 
