@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from compress_helpers import random_images
-from report_rows import measurement
+from report_rows import measurement, variants_doc
 
 from alexedge.compress.schema import validate_variants_doc
 from alexedge.errors import ConfigError, ModelError
@@ -77,19 +77,13 @@ def test_the_damaged_layer_comes_out_worst(report) -> None:
 def test_rows_go_into_variants_json_and_the_schema_checks_them(report) -> None:
     _, errors = report
     rows = [e.to_dict() for e in errors]
-    doc = {
-        "schema_version": 2,
-        "model": "alexnet-reduced",
-        "input_size": 32,
-        "parameters": 1,
-        "dataset": {"root": "/d", "classes": 3, "train_images": 9, "val_images": 6, "skipped": 0},
-        "keras": {"float": {"top1": 0.6, "top5": 0.9}},
-        "variants": [
+    doc = variants_doc(
+        [
             measurement("int8", "int8", layer_errors=rows),
             measurement("int8-float-conv3", "int8", float_layers=["conv3"]),
             measurement("float16", "float16"),  # older rows have neither field
-        ],
-    }
+        ]
+    )
     validate_variants_doc(doc)
     doc["variants"][0]["layer_errors"][0] = {**rows[0], "snr_db": float("nan")}
     doc["variants"][1]["float_layers"] = "conv3"

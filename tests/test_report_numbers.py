@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from report_rows import measurement
+from report_rows import measurement, variants_doc
 
 from alexedge.errors import AlexEdgeError, DataError, ModelError
 from alexedge.predictions import read_predictions, write_predictions
@@ -119,14 +119,8 @@ def test_predictions_round_trip_and_bad_files_raise_data_error(tmp_path: Path) -
 
 
 def _doc() -> dict:
-    return {
-        "schema_version": 2,
-        "model": "alexnet-reduced",
-        "input_size": 32,
-        "parameters": 1234,
-        "dataset": {"root": "/d", "classes": 3, "train_images": 9, "val_images": 6, "skipped": 0},
-        "keras": {"float": {"top1": 0.61, "top5": 0.9}},
-        "variants": [
+    return variants_doc(
+        [
             measurement("float32", "float32"),
             measurement("int8", "int8", bytes=1000, gzip_bytes=800, top1=0.6),
             measurement(
@@ -135,8 +129,8 @@ def _doc() -> dict:
             measurement(
                 "bad", "int8", bytes=900, gzip_bytes=100, top1=0.7, status="failed", error="low"
             ),
-        ],
-    }
+        ]
+    )
 
 
 def test_rows_derive_ratios_change_and_pareto_flags() -> None:
