@@ -244,3 +244,11 @@ def test_int4_weights_and_their_zeros_are_counted(tmp_path) -> None:
     assert counted.total == expected.total > 0
     assert counted.sparsity == pytest.approx(expected.sparsity, abs=0.01)
     assert counted.sparsity > 0.85
+
+
+def test_integer_conversion_prints_no_quantizer_settings(tiny, capfd) -> None:
+    """The converter's calibrating quantizer printf's its settings on fd 2 each time."""
+    export, calibration = tiny
+    capfd.readouterr()
+    export("int8", calibration)
+    assert "fully_quantize" not in capfd.readouterr().err

@@ -32,6 +32,7 @@ from alexedge.compress.int4 import int4_weights, require_quantizer
 from alexedge.compress.tflite_ops import list_ops
 from alexedge.errors import ConfigError, ModelError
 from alexedge.modes import get_mode
+from alexedge.quiet import native_stderr_filtered
 
 __all__ = [
     "AFTER_CONVERSION",
@@ -119,7 +120,9 @@ def _convert(
             # Raised for every integer-input model; our uint8 input is raw pixels with
             # scale 1 and zero point 0, taken from the calibration data, so it is noise.
             warnings.filterwarnings("ignore", "Statistics for quantized inputs were expected")
-            data = bytes(converter.convert())
+            # Its calibrating quantizer prints its settings on fd 2 at every call.
+            with native_stderr_filtered():
+                data = bytes(converter.convert())
     except Exception as e:
         raise _conversion_error(mode, e) from e
     return data if after is None else after(data, per_channel)

@@ -43,6 +43,7 @@ from typing import Any
 import numpy as np
 
 from alexedge.errors import ConfigError, ModelError
+from alexedge.quiet import native_stderr_filtered
 
 __all__ = [
     "ERROR_MODES",
@@ -125,7 +126,6 @@ class Calibrated:
         from tensorflow.lite.python import convert as tflite_convert
 
         from alexedge.compress.convert import INTEGER_IO_TYPES
-        from alexedge.quiet import native_stderr_filtered
 
         io = tf.float32 if debug else INTEGER_IO_TYPES[self.io_type]
         try:
@@ -220,7 +220,8 @@ def _calibrate(
     try:
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", "Statistics for quantized inputs were expected")
-            data = bytes(converter.convert())
+            with native_stderr_filtered():
+                data = bytes(converter.convert())
     except Exception as e:
         raise ModelError(f"TFLite calibration ({mode}) failed: {_first_line(e)}") from e
     outputs = _op_outputs(data)
