@@ -99,7 +99,11 @@ def packaged(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     root = tmp_path_factory.mktemp("mediapipe")
     run = make_trained_run(root, classes=3, per_class=24, val_per_class=20)
     config = CompressConfig(
-        sparsities=(0,), quantize=("float32", "int8"), finetune_epochs=1, calibration_images=16
+        sparsities=(0,),
+        quantize=("float32", "int8"),
+        finetune_epochs=1,
+        calibration_images=16,
+        layer_errors=False,  # the bundle does not read it; test_layer_errors covers it
     )
     compress_run(run, config)
     return root, run
