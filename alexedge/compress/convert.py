@@ -41,6 +41,7 @@ __all__ = [
     "Export",
     "convert",
     "exporter",
+    "run_converter",
 ]
 
 INTEGER_IO_TYPES = {"uint8": tf.uint8, "int8": tf.int8, "float32": tf.float32}
@@ -116,16 +117,21 @@ def _convert(
         # (A float32 conversion ignores it; int4 takes per_channel itself.)
         converter._experimental_disable_per_channel = True
     try:
-        with warnings.catch_warnings():
-            # Raised for every integer-input model; our uint8 input is raw pixels with
-            # scale 1 and zero point 0, taken from the calibration data, so it is noise.
-            warnings.filterwarnings("ignore", "Statistics for quantized inputs were expected")
-            # Its calibrating quantizer prints its settings on fd 2 at every call.
-            with native_stderr_filtered():
-                data = bytes(converter.convert())
+        data = run_converter(converter)
     except Exception as e:
         raise _conversion_error(mode, e) from e
     return data if after is None else after(data, per_channel)
+
+
+def run_converter(converter: tf.lite.TFLiteConverter) -> bytes:
+    """``converter.convert()`` without the noise every integer conversion makes."""
+    with warnings.catch_warnings():
+        # Raised for every integer-input model; our uint8 input is raw pixels with
+        # scale 1 and zero point 0, taken from the calibration data, so it is noise.
+        warnings.filterwarnings("ignore", "Statistics for quantized inputs were expected")
+        # Its calibrating quantizer prints its settings on fd 2 at every call.
+        with native_stderr_filtered():
+            return bytes(converter.convert())
 
 
 def _conversion_error(mode: str, error: Exception) -> ModelError:

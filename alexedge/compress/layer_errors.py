@@ -209,7 +209,7 @@ def _calibrate(
 ) -> Calibrated:
     import tensorflow as tf
 
-    from alexedge.compress.convert import CONVERTER_SETUP
+    from alexedge.compress.convert import CONVERTER_SETUP, run_converter
 
     _check_mode(mode)
     converter = tf.lite.TFLiteConverter.from_saved_model(folder)
@@ -218,10 +218,7 @@ def _calibrate(
     CONVERTER_SETUP[mode](converter, calibration, io_type)
     converter._experimental_calibrate_only = True
     try:
-        with warnings.catch_warnings():
-            warnings.filterwarnings("ignore", "Statistics for quantized inputs were expected")
-            with native_stderr_filtered():
-                data = bytes(converter.convert())
+        data = run_converter(converter)
     except Exception as e:
         raise ModelError(f"TFLite calibration ({mode}) failed: {_first_line(e)}") from e
     outputs = _op_outputs(data)
