@@ -1,7 +1,9 @@
 """MediaPipe Tasks ``ImageClassifier`` loads a bundled model unchanged and agrees with us.
 
 Phone apps run the bundle through MediaPipe Tasks, which reads the embedded metadata
-(labels, normalization) and refuses models it cannot interpret. mediapipe pins
+(labels, normalization) and refuses models it cannot interpret. Every mode is checked,
+int16x8 (int16 kernels) and int4 (INT4 dequantization) included: a runtime without those
+kernels loads the file and fails only when it allocates tensors. mediapipe pins
 absl-py ~= 2.3 and tfmot needs ~= 1.2, so it runs in its own virtual environment,
 built once and cached outside the repository (``~/.cache/alexedge/``; a marker file
 written after a successful install makes a killed install start again). About 20 s to
@@ -27,6 +29,7 @@ import pytest
 from PIL import Image
 
 from alexedge.android_assets import PackageConfig, package_run
+from alexedge.android_assets.runtime import INT4_NOTE
 from alexedge.compress.config import CompressConfig
 from alexedge.edge_runtime import Classifier
 from alexedge.preprocess import eval_transform
@@ -41,6 +44,18 @@ pytestmark = pytest.mark.registry
 MEDIAPIPE_VERSION = "1.2.3"
 CHECK_SCRIPT = Path(__file__).with_name("mediapipe_check.py")
 MIN_IMAGES = 20
+
+
+def _has_quantizer() -> bool:
+    try:
+        import litert_quantizer  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+# int4 needs the optional alexedge[int4] extra (in [all], which CI installs).
+MODES = ("float32", "int8", "int16x8", *(("int4",) if _has_quantizer() else ()))
 
 
 def _cache_dir() -> Path:
@@ -93,14 +108,14 @@ def mediapipe() -> Path:
 
 @pytest.fixture(scope="module")
 def packaged(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    """A tiny trained run with float32 and int8 (uint8 I/O) variants."""
+    """A tiny trained run with a variant of every mode (int8 with uint8 I/O)."""
     from alexedge.compress.family import compress_run
 
     root = tmp_path_factory.mktemp("mediapipe")
     run = make_trained_run(root, classes=3, per_class=24, val_per_class=20)
     config = CompressConfig(
         sparsities=(0,),
-        quantize=("float32", "int8"),
+        quantize=MODES,
         finetune_epochs=1,
         calibration_images=16,
         layer_errors=False,  # the bundle does not read it; test_layer_errors covers it
@@ -130,7 +145,15 @@ def model_inputs(packaged: tuple[Path, Path]) -> tuple[np.ndarray, list[Path]]:
     return pixels, files
 
 
-@pytest.mark.parametrize(("variant", "input_dtype"), [("float32", "float32"), ("int8", "uint8")])
+def _needs(variant: str) -> None:
+    if variant not in MODES:
+        pytest.skip(f'{variant} needs litert-quantizer: pip install "alexedge[int4]"')
+
+
+@pytest.mark.parametrize(
+    ("variant", "input_dtype"),
+    [("float32", "float32"), ("int8", "uint8"), ("int16x8", "float32"), ("int4", "float32")],
+)
 def test_mediapipe_reads_bundle_and_agrees(
     mediapipe: Path,
     packaged: tuple[Path, Path],
@@ -138,6 +161,7 @@ def test_mediapipe_reads_bundle_and_agrees(
     variant: str,
     input_dtype: str,
 ) -> None:
+    _needs(variant)
     root, run = packaged
     out = root / f"bundle-{variant}"
     package_run(run, PackageConfig(variant=variant, out=out))
@@ -154,3 +178,22 @@ def test_mediapipe_reads_bundle_and_agrees(
         # Names, not indices: MediaPipe found the labels in the embedded metadata.
         assert best["name"] == ours.labels[int(np.argmax(row))], result["file"]
         assert best["score"] == pytest.approx(float(row.max()), abs=1e-4), result["file"]
+
+
+@pytest.mark.parametrize("variant", ["int16x8", "int4"])
+def test_bundle_names_the_runtime_an_int4_model_needs(
+    packaged: tuple[Path, Path], tmp_path: Path, variant: str
+) -> None:
+    """TFLite 2.16.1 and older (org.tensorflow:tensorflow-lite) refuse INT4 dequantization
+    when allocating tensors; MediaPipe and LiteRT run it. An int4 bundle says so in
+    manifest.json and USAGE.md; int16x8 runs on those older versions too, so it says nothing."""
+    _needs(variant)
+    _, run = packaged
+    bundle = package_run(run, PackageConfig(variant=variant, out=tmp_path / "bundle"))
+    expected = [INT4_NOTE] if variant == "int4" else []
+    assert list(bundle.notes) == expected
+    manifest = json.loads((bundle.folder / "manifest.json").read_text("utf-8"))
+    assert manifest["runtime_notes"] == expected
+    usage = (bundle.folder / "USAGE.md").read_text("utf-8")
+    assert usage.count("- Runtime: ") == len(expected)
+    assert all(note in usage for note in expected)

@@ -106,6 +106,7 @@ def build_manifest(
     sha256: str,
     training_config: Mapping[str, Any],
     target: str,
+    runtime_notes: Sequence[str] = (),
 ) -> dict[str, Any]:
     """``manifest.json``: everything an app developer or a build script asks about the model."""
     size = io.input_size
@@ -141,6 +142,8 @@ def build_manifest(
             "top5": variant["top5"],
             "images": doc["dataset"]["val_images"],
         },
+        # What the app's TFLite runtime must support beyond long-standing TFLite 2.x.
+        "runtime_notes": list(runtime_notes),
         "metadata": _metadata_dict(metadata),
         "training_config": dict(training_config),
     }

@@ -22,6 +22,7 @@ from alexedge.android_assets.bundle import check_out_folder, staged_folder
 from alexedge.android_assets.golden import GOLDEN_JSON, GoldenImage, pick_golden, write_golden
 from alexedge.android_assets.manifest import build_manifest, model_metadata
 from alexedge.android_assets.model_io import ModelIO, read_model_io
+from alexedge.android_assets.runtime import runtime_notes
 from alexedge.android_assets.usage import usage_markdown
 from alexedge.atomic import write_bytes, write_json, write_text
 from alexedge.compress.schema import validate_variants_doc
@@ -107,6 +108,9 @@ class Bundle:
     sha256: str
     metadata: ModelMetadata
     golden_images: int
+    # Runtime requirements beyond long-standing TFLite (``runtime.runtime_notes``): also in
+    # manifest.json and USAGE.md; a caller that prints the bundle should print these too.
+    notes: tuple[str, ...] = ()
 
 
 def default_out(run_dir: Path, target: str = "android") -> Path:
@@ -145,6 +149,7 @@ def package_run(run_dir: Path, config: PackageConfig | None = None) -> Bundle:
     )
     model = write_metadata(model_path.read_bytes(), metadata, {FILES["labels"]: labels_bytes})
     digest = hashlib.sha256(model).hexdigest()
+    notes = runtime_notes(model)
     golden = _golden_images(run_dir, config)
     with staged_folder(out, config.force) as tmp:
         write_bytes(tmp / FILES["model"], model)
@@ -161,11 +166,13 @@ def package_run(run_dir: Path, config: PackageConfig | None = None) -> Bundle:
             sha256=digest,
             training_config=_read_json(run_dir / TRAIN_CONFIG),
             target=config.target,
+            runtime_notes=notes,
         )
         write_json(tmp / FILES["manifest"], manifest)
-        write_text(tmp / FILES["usage"], usage_markdown(io, metadata.description, config.target))
+        usage = usage_markdown(io, metadata.description, config.target, notes)
+        write_text(tmp / FILES["usage"], usage)
     name = str(variant["name"])
-    return Bundle(out, name, config.target, len(model), digest, metadata, len(golden))
+    return Bundle(out, name, config.target, len(model), digest, metadata, len(golden), notes)
 
 
 def read_variants(run_dir: Path) -> dict[str, Any]:

@@ -7,6 +7,8 @@ Placeholders are ``@NAME@`` because Kotlin and Swift use both braces and ``$``.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from alexedge.android_assets.model_io import ModelIO
 from alexedge.preprocess import base_size_for
 
@@ -151,11 +153,18 @@ _FLOAT_OUTPUT = """    val raw = Array(1) { FloatArray(labels.size) }
     val scores = raw[0]"""
 
 
-def usage_markdown(io: ModelIO, description: str, target: str = "android") -> str:
-    """USAGE.md for this model; ``target`` ("android" or "ios") decides which comes first."""
+def usage_markdown(
+    io: ModelIO, description: str, target: str = "android", notes: Sequence[str] = ()
+) -> str:
+    """USAGE.md for this model; ``target`` ("android" or "ios") decides which comes first.
+
+    ``notes`` (runtime requirements, ``runtime.runtime_notes``) become header bullets:
+    they decide which library versions the snippets below may use.
+    """
     android = _KOTLIN_MEDIAPIPE + "\n" + _KOTLIN_LITERT
     sections = (android, _SWIFT_MEDIAPIPE) if target == "android" else (_SWIFT_MEDIAPIPE, android)
-    text = "\n".join((_HEADER, *sections))
+    header = _HEADER + "".join(f"- Runtime: {note}.\n" for note in notes)
+    text = "\n".join((header, *sections))
     for name, value in _facts(io, description).items():
         text = text.replace(f"@{name}@", value)
     return text
