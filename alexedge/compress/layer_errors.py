@@ -27,6 +27,10 @@ Two numbers per layer, from the float output ``f`` and the dequantized integer o
 TFLite names an op after the TensorFlow ops fused into it (``model/conv1_relu/Relu;
 model/conv1/Conv2D``); a Keras weight layer is the op whose name has that layer's
 name as one path component, so reports and ``--float-layers`` use ``conv1``, ``fc6``.
+``layer_outputs`` applies the same rule to any ``.tflite`` file: ``tensor_errors`` uses it
+for the int16x8 and int4 exports, which the debugger cannot take, and compares their
+layers' outputs with the float32 file's (an *accumulated* error, so each row records its
+``method``: ``isolated`` here).
 """
 
 from __future__ import annotations
@@ -47,12 +51,15 @@ from alexedge.quiet import native_stderr_filtered
 
 __all__ = [
     "ERROR_MODES",
+    "WEIGHT_OPS",
     "Calibrated",
     "LayerError",
     "calibrate",
     "calibrator",
     "format_layer_errors",
     "layer_errors",
+    "layer_outputs",
+    "snr_db",
     "weight_layers",
 ]
 
@@ -62,8 +69,14 @@ __all__ = [
 # NumericVerify and denylisted nodes, fails at 16 bits on the normalize layer's SUB
 # ("'tfl.sub' op failed to verify that binary op operands have same element type": an
 # int16 input against an int8 constant, TF 2.21), which is why the converter quantizes
-# 16x8 with its older calibrator, which has neither.
+# 16x8 with its older calibrator, which has neither. int16x8 and int4 get an accumulated
+# report instead (``tensor_errors.ACCUMULATED_MODES``).
 ERROR_MODES: dict[str, str] = {"int8": "QUANTIZED_INT8"}
+
+# The TFLite ops a Keras Conv2D/Dense/DepthwiseConv2D layer becomes (``weight_layers``).
+# Only their outputs are a layer's output: an int4 file also names each weight's
+# DEQUANTIZE after the layer (``model/conv1/Conv2D_dequant``).
+WEIGHT_OPS = ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED")
 
 # A layer computed exactly (error 0) has an infinite SNR; JSON has no infinity, and
 # float32 arithmetic itself is not cleaner than ~150 dB.
@@ -89,6 +102,7 @@ class LayerError:
             "snr_db": round(self.snr_db, 3),
             "rmse_over_scale": round(self.rmse_over_scale, 4),
             "scale": self.scale,
+            "method": "isolated",  # the debugger's; tensor_errors' rows are "accumulated"
         }
 
 
@@ -232,17 +246,35 @@ def _calibrate(
 
 def _op_outputs(data: bytes) -> list[tuple[str, str]]:
     """(op type, output tensor name) of every op of the main subgraph, in order."""
+    return [(op, name) for op, name, _ in _op_tensors(data)]
+
+
+def _op_tensors(data: bytes) -> list[tuple[str, str, int]]:
+    """(op type, output tensor name, tensor index) of every op of the main subgraph."""
     from ai_edge_litert import schema_py_generated as schema
 
     from alexedge.compress.tflite_ops import list_ops
 
     graph = schema.Model.GetRootAsModel(data, 0).Subgraphs(0)
     ops = list_ops(data)
-    return [
-        (ops[i].name, graph.Tensors(graph.Operators(i).Outputs(j)).Name().decode())
+    outputs = [
+        (ops[i].name, graph.Operators(i).Outputs(j))
         for i in range(graph.OperatorsLength())
         for j in range(graph.Operators(i).OutputsLength())
     ]
+    return [(op, graph.Tensors(t).Name().decode(), t) for op, t in outputs]
+
+
+def layer_outputs(data: bytes, layers: tuple[str, ...]) -> dict[str, tuple[tuple[str, int], ...]]:
+    """Keras weight layer -> (op type, tensor index) of the ``WEIGHT_OPS`` computing it.
+
+    The name rule of the debugger report (``_layer_nodes``) on any ``.tflite`` file, in
+    graph order; a tensor index is what the interpreter's ``get_tensor`` takes.
+    """
+    tensors = [(op, name, t) for op, name, t in _op_tensors(data) if op in WEIGHT_OPS]
+    nodes = _layer_nodes([name for _, name, _ in tensors], layers)
+    by_name = {name: (op, t) for op, name, t in tensors}
+    return {layer: tuple(by_name[n] for n in names) for layer, names in nodes.items()}
 
 
 def _components(tensor_name: str) -> set[str]:
@@ -293,9 +325,17 @@ def _row(layer: str, op: str, stats: dict[str, float]) -> LayerError:
     # The debugger averages each metric over images; every image has the same number of
     # elements, so the averaged sums give the same ratios as sums over the whole set.
     signal, error, count, scale = (float(stats[k]) for k in ("signal", "error", "count", "step"))
-    snr = _MAX_SNR_DB if error <= 0 else min(_MAX_SNR_DB, 10 * math.log10(signal / error))
     rmse = math.sqrt(error / max(count, 1.0))
-    return LayerError(layer, op, snr, rmse / scale if scale > 0 else 0.0, scale)
+    return LayerError(layer, op, snr_db(signal, error), rmse / scale if scale > 0 else 0.0, scale)
+
+
+def snr_db(signal: float, error: float) -> float:
+    """``10 log10(signal / error)`` from sums of squares, capped at 150 dB (error 0)."""
+    if error <= 0:
+        return _MAX_SNR_DB
+    if signal <= 0:  # a layer whose float output is all zeros: nothing to lose but noise
+        return -_MAX_SNR_DB
+    return max(-_MAX_SNR_DB, min(_MAX_SNR_DB, 10 * math.log10(signal / error)))
 
 
 def format_layer_errors(errors: list[LayerError], limit: int = 0) -> str:

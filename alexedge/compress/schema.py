@@ -9,9 +9,13 @@ Keras model
 under ``keras``, optionally ``sparsity_target``, ``clusters``, ``qat`` and ``layers``
 (per-layer sparsity); and a top-level ``compress`` (the ``CompressConfig`` used).
 Optional per variant (absent in older documents, still version 2): ``layer_errors``
-(an integer variant's per-layer error against float, worst first: ``layer``, ``op``,
-``snr_db``, ``rmse_over_scale``, ``scale``) and ``float_layers`` (the Keras layers a
-selective-float variant keeps in float).
+(an integer variant's per-layer error against float, worst first) and ``float_layers``
+(the Keras layers a selective-float variant keeps in float). A ``layer_errors`` row has
+``layer``, ``op``, ``snr_db`` and ``method``: ``isolated`` (int8, the quantization
+debugger; rows without ``method`` were written before it existed and are isolated too)
+with ``rmse_over_scale`` and ``scale``, or ``accumulated`` (int16x8, int4: the file
+against the float32 file) with ``rmse_over_rms`` and, where the output is quantized,
+``rmse_over_scale`` and ``scale``.
 
 ``alexedge compress`` merges into an existing document: variants it made again are
 replaced, others (whose files still exist) are kept, unknown top-level keys stay.
@@ -184,7 +188,12 @@ def _variant_problems(v: Mapping[str, Any], version: int) -> list[str]:
     return problems
 
 
-_LAYER_ERROR_NUMBERS = ("snr_db", "rmse_over_scale", "scale")
+# Numbers a layer_errors row needs, by its ``method`` (absent: isolated, older rows).
+_LAYER_ERROR_NUMBERS = {
+    "isolated": ("snr_db", "rmse_over_scale", "scale"),
+    "accumulated": ("snr_db", "rmse_over_rms"),
+}
+_STEP_NUMBERS = ("rmse_over_scale", "scale")  # optional in accumulated rows, as a pair
 
 
 def _layer_problems(v: Mapping[str, Any], name: str) -> list[str]:
@@ -197,15 +206,25 @@ def _layer_problems(v: Mapping[str, Any], name: str) -> list[str]:
     if not isinstance(rows, list):
         return [*problems, f"variant {name!r}: layer_errors must be a list"]
     for i, row in enumerate(rows):
-        ok = (
-            isinstance(row, Mapping)
-            and isinstance(row.get("layer"), str)
-            and isinstance(row.get("op"), str)
-            and all(_is_number(row.get(k)) for k in _LAYER_ERROR_NUMBERS)
-        )
-        if not ok:
-            problems.append(
-                f"variant {name!r}: layer_errors[{i}] needs text layer and op and numbers "
-                f"{', '.join(_LAYER_ERROR_NUMBERS)}"
-            )
+        problem = _layer_error_problem(row)
+        if problem:
+            problems.append(f"variant {name!r}: layer_errors[{i}] {problem}")
     return problems
+
+
+def _layer_error_problem(row: object) -> str | None:
+    if not isinstance(row, Mapping):
+        return "is not an object"
+    method = row.get("method", "isolated")
+    if method not in _LAYER_ERROR_NUMBERS:
+        return f"method {method!r} is not one of {tuple(_LAYER_ERROR_NUMBERS)}"
+    numbers = _LAYER_ERROR_NUMBERS[method]
+    if method == "accumulated" and any(k in row for k in _STEP_NUMBERS):
+        numbers = (*numbers, *_STEP_NUMBERS)
+    if not (
+        isinstance(row.get("layer"), str)
+        and isinstance(row.get("op"), str)
+        and all(_is_number(row.get(k)) for k in numbers)
+    ):
+        return f"({method}) needs text layer and op and numbers {', '.join(numbers)}"
+    return None
