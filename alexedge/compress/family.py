@@ -11,9 +11,12 @@ is rewritten after each source, so an interrupted run keeps what it measured.
 Variant names are ``<mode>`` for the trained model (``float32``, ``int8``) and
 ``<source>-<mode>`` otherwise (``pruned90-int8``, ``pruned90-qat-int8``,
 ``pruned90-clustered16-int8``). Each post-training int8 variant gets a per-layer error
-report (``layer_errors``) in its row, and ``--float-layers`` / ``--auto-float`` add
-siblings with some layers left in float (``int8-float-conv1-fc8``, ``int8-autofloat2``,
-``float_layers``). ``alexedge pipeline`` calls the same ``compress_run``.
+report (``layer_errors``, isolated: the quantization debugger) in its row, and
+``--float-layers`` / ``--auto-float`` add siblings with some layers left in float
+(``int8-float-conv1-fc8``, ``int8-autofloat2``, ``float_layers``). int16x8 and int4
+variants get an accumulated one (``tensor_errors``: the file against its source's float32
+file); ``layer_errors=False`` turns both off. ``alexedge pipeline`` calls the same
+``compress_run``.
 Every model's and variant's top-1 per validation image goes to ``RUN/predictions.npz``
 (``alexedge.predictions``): the report's per-class damage and confusion come from it.
 """
@@ -175,6 +178,7 @@ def compress_run(
                 )
                 measured.append(m)
                 top1.variants[m.name] = variant_top1
+            _accumulated_layer_errors(plan, model, export, inputs, config, say, extras)
         for m, variant_top1 in _layer_variants(
             plan, model, crops, predictions, keras, inputs, config, say, extras
         ):
@@ -355,6 +359,42 @@ def _layer_variants(
                 )
                 extras[name] = {"float_layers": list(layers)}
     return results
+
+
+def _accumulated_layer_errors(
+    plan: SourcePlan,
+    model: Any,
+    export: Export,
+    inputs: RunInputs,
+    config: CompressConfig,
+    say: Say,
+    extras: dict[str, dict[str, Any]],
+) -> None:
+    """The accumulated per-layer error of each int16x8/int4 variant just written (into
+    ``extras``): the debugger the int8 report uses takes neither mode."""
+    from alexedge.compress.tensor_errors import ACCUMULATED_MODES
+
+    modes = [m for m in plan.modes if m in ACCUMULATED_MODES]
+    if not modes or not config.layer_errors:
+        return
+    from alexedge.compress.layer_errors import weight_layers
+    from alexedge.compress.tensor_errors import accumulated_errors, format_accumulated_errors
+
+    folder = inputs.run_dir / VARIANTS_DIR
+    # The source's own float32 file when it was exported, else the same conversion.
+    if "float32" in plan.modes:
+        reference = (folder / f"{variant_name(plan.name, 'float32')}.tflite").read_bytes()
+    else:
+        reference = export("float32", None, config.io_type, config.per_channel)
+    for mode in modes:
+        name = variant_name(plan.name, mode, config.per_channel)
+        variant = (folder / f"{name}.tflite").read_bytes()
+        errors = accumulated_errors(variant, reference, weight_layers(model), inputs.calibration)
+        extras.setdefault(name, {})["layer_errors"] = [e.to_dict() for e in errors]
+        say(
+            f"{name}: per-layer error (accumulated), worst first: "
+            f"{format_accumulated_errors(errors, 4)}"
+        )
 
 
 def _float_choices(

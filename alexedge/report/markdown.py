@@ -176,6 +176,15 @@ LAYER_ERRORS_NOTE = (
     "worse; `RMSE/step` is the root-mean-square error in units of the output's quantization "
     "step (rounding alone gives about 0.29; far above it, the weights are to blame)."
 )
+ACCUMULATED_NOTE = (
+    "Sections headed *accumulated* (int16x8, int4: modes the quantization debugger cannot "
+    "take) compare each Conv/Dense layer's output in the variant's file with the float32 "
+    "file on the calibration images: each layer is fed the variant's own input, so its "
+    "error includes that of every layer before it, and later layers tend to rank worse. "
+    "Do not read that ranking as the int8 one, where each layer's error is its own. "
+    "`RMSE/RMS` is the RMSE over the float output's RMS (the SNR on a linear scale); "
+    "`RMSE/step` is in units of the output's int16 step (`-`: the output is float)."
+)
 
 
 def layer_errors_section(
@@ -189,23 +198,47 @@ def layer_errors_section(
     reports = layer_error_reports(doc)
     quantization = {r.name: r.quantization for r in rows}
     lines: list[str] = []
+    methods: set[bool] = set()
     for name, errors in reports.items():
+        accumulated = _accumulated(errors)
+        methods.add(accumulated)
         shown = errors[:limit]
-        cells = [
-            [e["layer"], e["op"], f"{e['snr_db']:.1f}", f"{e['rmse_over_scale']:.2f}"]
-            for e in shown
-        ]
-        lines += [f"## Per-layer {quantization.get(name, '')} error, worst first: `{name}`", ""]
-        lines += [
-            _worst_reading(errors[0]),
-            "",
-            _table(("layer", "op", "SNR dB", "RMSE/step"), cells),
-        ]
+        kind = f"{quantization.get(name, '')} error," + (" accumulated," if accumulated else "")
+        lines += [f"## Per-layer {kind} worst first: `{name}`", ""]
+        table = _accumulated_table(shown) if accumulated else _isolated_table(shown)
+        reading = _accumulated_reading if accumulated else _worst_reading
+        lines += [reading(errors[0]), "", table]
         if len(errors) > len(shown):
             left = len(errors) - len(shown)
             lines += ["", f"{left} better layers not shown (all {len(errors)} in variants.json)."]
         lines.append("")
-    return [*lines, LAYER_ERRORS_NOTE] if lines else []
+    notes = [LAYER_ERRORS_NOTE] * (False in methods) + [ACCUMULATED_NOTE] * (True in methods)
+    return [*lines, "\n\n".join(notes)] if lines else []
+
+
+def _accumulated(errors: Sequence[Mapping[str, Any]]) -> bool:
+    return any(e.get("method") == "accumulated" for e in errors)
+
+
+def _isolated_table(errors: Sequence[Mapping[str, Any]]) -> str:
+    cells = [
+        [e["layer"], e["op"], f"{e['snr_db']:.1f}", f"{e['rmse_over_scale']:.2f}"] for e in errors
+    ]
+    return _table(("layer", "op", "SNR dB", "RMSE/step"), cells)
+
+
+def _accumulated_table(errors: Sequence[Mapping[str, Any]]) -> str:
+    cells = [
+        [
+            e["layer"],
+            e["op"],
+            f"{e['snr_db']:.1f}",
+            f"{100 * e['rmse_over_rms']:.2f}%",
+            f"{e['rmse_over_scale']:.1f}" if "rmse_over_scale" in e else "-",
+        ]
+        for e in errors
+    ]
+    return _table(("layer", "op", "SNR dB", "RMSE/RMS", "RMSE/step"), cells)
 
 
 def _worst_reading(worst: Mapping[str, Any]) -> str:
@@ -214,6 +247,15 @@ def _worst_reading(worst: Mapping[str, Any]) -> str:
         f"{worst['rmse_over_scale']:.2f} steps RMSE. To keep it in float: "
         f"`alexedge compress RUN --float-layers {worst['layer']}`, or `--auto-float K` for "
         "the K worst."
+    )
+
+
+def _accumulated_reading(worst: Mapping[str, Any]) -> str:
+    return (
+        f"`{worst['layer']}` ({worst['op']}) ends furthest from float: "
+        f"{worst['snr_db']:.1f} dB SNR, RMSE {100 * worst['rmse_over_rms']:.2f}% of its "
+        "output's RMS. Accumulated error: it includes every earlier layer's, so it is not "
+        "this layer's own (`--float-layers` and `--auto-float` are for int8 variants)."
     )
 
 
