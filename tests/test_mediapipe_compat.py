@@ -27,9 +27,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
+from typer.testing import CliRunner
 
 from alexedge.android_assets import PackageConfig, package_run
 from alexedge.android_assets.runtime import INT4_NOTE
+from alexedge.cli import app
 from alexedge.compress.config import CompressConfig
 from alexedge.edge_runtime import Classifier
 from alexedge.preprocess import eval_transform
@@ -197,3 +199,11 @@ def test_bundle_names_the_runtime_an_int4_model_needs(
     usage = (bundle.folder / "USAGE.md").read_text("utf-8")
     assert usage.count("- Runtime: ") == len(expected)
     assert all(note in usage for note in expected)
+    # ... and `alexedge package` prints it, so nobody has to open the manifest to learn it
+    result = CliRunner().invoke(
+        app, ["package", str(run), "--variant", variant, "--out", str(tmp_path / "cli")]
+    )
+    assert result.exit_code == 0, result.output
+    assert [line for line in result.output.splitlines() if line.startswith("note: ")] == [
+        f"note: {note}" for note in expected
+    ]

@@ -69,3 +69,5 @@ def package(
         f"{bundle.model_bytes / 1e6:.3f} MB, sha256 {bundle.sha256[:12]}) for "
         f"{bundle.target} with {bundle.golden_images} golden images: {bundle.folder}"
     )
+    for note in bundle.notes:
+        typer.echo(f"note: {note}")

@@ -62,8 +62,10 @@ class CompressConfig:
             per channel for weights and biases: 41.8 KB (2.7%) of the 1.5 MB int8
             alexnet-reduced, which then is 3.86x smaller than float32 instead of 3.97x.
         calibration_images: representative images for full-integer quantization.
-        layer_errors: measure each int8 variant's per-layer output error against the
-            float model on the calibration images (``layer_errors``), worst first.
+        layer_errors: measure each integer variant's per-layer output error against the
+            float model on the calibration images, worst first: int8 isolated per layer
+            (``layer_errors``, the TFLite debugger), int16x8 and int4 accumulated through
+            the network (``tensor_errors``).
         float_layers: Conv2D/Dense layers kept in float in an extra int8 variant of
             each post-training-quantized model (``float_layers``).
         auto_float: keep the K worst layers of the error report in float, as one more
