@@ -165,6 +165,7 @@ def compress_run(
     extras: dict[str, dict[str, Any]] = {}  # per variant name: layer_errors, float_layers
     top1 = _Top1(run_dir, inputs.val_split.labels)
     for i, plan in enumerate(plans):
+        first = len(measured)
         model = models[plan.name] = _build(plan, models, inputs, config, say)
         predictions, keras[plan.name] = _score_keras(plan, model, crops, inputs, config)
         top1.keras[plan.name] = predictions
@@ -184,6 +185,7 @@ def compress_run(
         ):
             measured.append(m)
             top1.variants[m.name] = variant_top1
+        _fail_collapsed(plan, keras, inputs, measured, first, say)
         _release(models, plans[i + 1 :])
         doc = _document(inputs, config, keras, measured, previous, extras)
         write_json(run_dir / VARIANTS_JSON, doc)
@@ -218,6 +220,35 @@ def _build(
     from alexedge.compress.qat import qat_finetune
 
     return qat_finetune(parent, data, config, preserve_sparsity=plan.sparsity_target > 0)
+
+
+def _fail_collapsed(
+    plan: SourcePlan,
+    keras: dict[str, dict[str, Any]],
+    inputs: RunInputs,
+    measured: list[VariantMeasurement],
+    first: int,
+    say: Say,
+) -> None:
+    """Fail every variant of a clustered model far below its parent (``collapse_error``):
+    its files agree with it, so verification alone would pass a chance-level model."""
+    if plan.technique != "cluster" or plan.parent is None:
+        return
+    from alexedge.compress.cluster import collapse_error
+
+    error = collapse_error(
+        plan.name,
+        keras[plan.name]["top1"],
+        plan.parent,
+        keras[plan.parent]["top1"],
+        inputs.dataset.num_classes,
+    )
+    if error is None:
+        return
+    say(f"FAILED: {error}")
+    for j in range(first, len(measured)):
+        m = measured[j]  # an agreement failure keeps its own reason too
+        measured[j] = replace(m, status="failed", error="; ".join(filter(None, (m.error, error))))
 
 
 def _release(models: dict[str, Any], later: list[SourcePlan]) -> None:
