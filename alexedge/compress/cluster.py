@@ -22,8 +22,9 @@ at chance (6-7% of 20 classes). The mean kept those centroids within 5e-5 of zer
 and the model at 54%. After a 3-epoch pruning fine-tune (68.4%), 3 clustering
 epochs trained at 77-84% top-1 with the mean and at 6% with the sum; restoring the
 zeros and BN rescued the sum's short run (69.0% against 68.3%), but its fine-tune
-had trained a zero-free model, not the one exported. Fewer, smaller pruned kernels
-(80% of a width-0.5 model) hid the effect. A collapsed model still converts, and its
+had trained a zero-free model, not the one exported. The earlier 80%-pruned width-0.5
+measurement did not show it (not re-measured: fewer, smaller zero clusters take smaller
+steps); a float32-trained tiny model at 90% does. A collapsed model still converts, and its
 files agree with it, so ``collapse_error`` compares each clustered model's accuracy
 with its parent's and ``compress`` fails the variants of one that collapsed.
 
