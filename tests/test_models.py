@@ -172,6 +172,7 @@ FORWARD_CASES = [
     ("alexnet-reduced", 32, {}),
     ("alexnet-reduced", 64, {}),
     ("alexnet-reduced", 160, {}),
+    ("alexnet-reduced", 56, {"pool2": False}),
     ("logreg", 16, {}),
     ("logreg", 48, {}),
     ("mlp", 16, {}),
@@ -198,6 +199,19 @@ def test_alexnet_maps_follow_figure_2() -> None:
 def test_alexnet_min_input_leaves_a_1x1_map() -> None:
     model = _tiny("alexnet", size=get_spec("alexnet").min_input_size)
     assert model.get_layer("pool5").output_shape[1:3] == (1, 1)
+
+
+def test_reduced_without_pool2_keeps_the_papers_13x13_maps() -> None:
+    """At 56 px conv3-5 run at 6x6 with pool2 and at the paper's 13x13 (6x6 after pool5)
+    without it; the layer names compress and the report look up stay the same."""
+    sides = {}
+    for pool2 in (True, False):
+        model = _tiny("alexnet-reduced", size=56, pool2=pool2)
+        sides[pool2] = [model.get_layer(n).output_shape[1] for n in ("conv2", "conv3", "pool5")]
+        assert ("pool2" in {layer.name for layer in model.layers}) == pool2
+    assert sides == {True: [13, 6, 2], False: [13, 13, 6]}
+    with pytest.raises(ModelError, match="pool2 must be true or false"):
+        _tiny("alexnet-reduced", pool2="no")
 
 
 def test_reduced_keeps_its_layer_names() -> None:

@@ -136,6 +136,7 @@ def test_one_class_dataset_is_refused(tmp_path: Path) -> None:
         (["--loss", "hinge", "--label-smoothing", "0.1"], "--label-smoothing 0 with --loss hinge"),
         (["--preset", "imagenet-in-5-min"], "unknown preset"),
         (["--step-epochs", "x"], "--step-epochs takes comma-separated epochs"),
+        (["--model", "alexnet", "--size", "67", "--no-pool2"], "alexnet has no option pool2"),
     ],
 )
 def test_bad_train_input(data: Path, tmp_path: Path, args: list[str], needle: str) -> None:
@@ -195,3 +196,11 @@ def test_recipe_is_picked_from_image_size_and_images_per_class(tmp_path: Path) -
     assert tiny.why == "64px images, 500 per class"
     for other in (DataShape(64, 150), DataShape(32, 500), DataShape(224, 1300)):
         assert recipe_for_data(other).name == "quick", other
+
+
+def test_no_pool2_reaches_the_model_options() -> None:
+    from alexedge.train.config import TrainConfig
+    from alexedge.train.run_config import train_config_with
+
+    config = train_config_with(TrainConfig(model_options={"width": 0.5}), pool2=False)
+    assert config.model_options == {"width": 0.5, "pool2": False}

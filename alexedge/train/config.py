@@ -42,9 +42,9 @@ STRATEGIES = ("auto", "mirrored", "multiworker")
 # their files every epoch; "auto" takes memory when the split fits in half the free RAM.
 INPUT_MODES = ("auto", "memory", "stream")
 
-# Model options that ``alexedge train`` has its own flags for (``--width`` ...), and that
-# configs written before ``model_options`` existed hold as top-level keys.
-MODEL_OPTION_FIELDS = ("width", "fc_units", "dropout", "towers")
+# Model options that ``alexedge train`` has its own flags for (``--width`` ...); configs
+# written before ``model_options`` existed hold the first four as top-level keys.
+MODEL_OPTION_FIELDS = ("width", "fc_units", "dropout", "towers", "pool2")
 _SCALARS = (bool, int, float, str)
 
 
