@@ -38,7 +38,7 @@ def _two_layer_model():
         [
             layers.Input((6, 6, 3)),
             layers.Conv2D(4, 3, name="conv1"),
-            layers.Flatten(),
+            layers.Flatten(name="flatten"),
             layers.Dense(3, name="fc2"),
             # The model's last op is named after its output, not its layer (as in every
             # registered family, a softmax ends the model).

@@ -258,6 +258,7 @@ def test_model_options_come_from_the_builders() -> None:
         "width": 0.25,
         "fc_units": 512,
         "dropout": 0.3,
+        "pool2": True,
     }
     assert check_model(TrainConfig(model="mlp")).model_options == {"fc_units": 1024, "dropout": 0.0}
     assert check_model(TrainConfig(model="logreg")).model_options == {}
