@@ -2,7 +2,9 @@
 
 The resumed run must end with the same weights and the same history as a run with the
 same seed that was never stopped (dropout off: its masks come from a process-wide
-random stream that a new process starts afresh). Also: bad checkpoints, one line each.
+random stream that a new process starts afresh), and the same model: the runs average
+every epoch's weights (``--average-epochs``), so the mean must carry over the kill
+with no epoch lost or counted twice. Also: bad checkpoints, one line each.
 """
 
 from __future__ import annotations
@@ -61,6 +63,7 @@ def _train_args(data: Path, run: Path) -> list[str]:
     return [
         *("train", "--data", str(data), "--out", str(run), "--size", "32", "--epochs", str(EPOCHS)),
         *("--width", "0.0625", "--fc-units", "16", "--dropout", "0", "--batch-size", "8"),
+        *("--average-epochs", str(EPOCHS)),
     ]
 
 
@@ -113,6 +116,7 @@ def test_resume_finishes_every_epoch_exactly_once(resumed_run: tuple[Path, str])
     assert not [p for p in run.iterdir() if ".tmp" in p.name], "stale temporary files"
     metrics = json.loads((run / "metrics.json").read_text())
     assert {"centre_crop", "ten_crop"} <= set(metrics) and metrics["epochs"] == EPOCHS
+    assert metrics["weights"] == f"mean of epochs 1-{EPOCHS}" and state.averaged
 
 
 @pytest.fixture(scope="module")
@@ -140,11 +144,12 @@ def test_resumed_run_ends_as_the_uninterrupted_run(
             )
     # Optimizer state, learning-rate schedule and data order all continued: the weights
     # after the last epoch are the same.
-    got = keras.models.load_model(run / "last.keras", compile=False).get_weights()
-    want = keras.models.load_model(uninterrupted_run / "last.keras", compile=False).get_weights()
-    assert len(got) == len(want)
-    for g, w in zip(got, want, strict=True):
-        np.testing.assert_allclose(g, w, rtol=1e-4, atol=1e-5)
+    for name in ("last.keras", "best.keras"):  # best: the weight average
+        got = keras.models.load_model(run / name, compile=False).get_weights()
+        want = keras.models.load_model(uninterrupted_run / name, compile=False).get_weights()
+        assert len(got) == len(want)
+        for g, w in zip(got, want, strict=True):
+            np.testing.assert_allclose(g, w, rtol=1e-4, atol=1e-5, err_msg=name)
 
 
 def test_resuming_a_finished_run_changes_nothing(resumed_run: tuple[Path, str]) -> None:

@@ -26,7 +26,8 @@ _RECIPE_OPTIONS = (
     "model", "size", "width", "fc_units", "dropout", "towers", "pool2", "epochs", "batch_size",
     "optimizer",
     "lr", "momentum", "nesterov", "weight_decay", "schedule", "warmup_epochs", "step_epochs",
-    "plateau_patience", "early_stopping_patience", "loss", "label_smoothing", "pca_lighting",
+    "plateau_patience", "early_stopping_patience", "average_epochs", "loss", "label_smoothing",
+    "pca_lighting",
     "random_resized_crop", "min_crop_area", "erasing", "mixup", "cutmix", "precision", "xla",
     "strategy", "seed", "input_mode", "cache_dir",
 )  # fmt: skip
@@ -99,6 +100,14 @@ def train(
     plateau_patience: Annotated[int | None, _opt("LR ÷10 after N flat epochs (0 off).")] = None,
     early_stopping_patience: Annotated[
         int | None, _opt("Stop after N flat epochs (0 off).")
+    ] = None,
+    average_epochs: Annotated[
+        int | None,
+        _opt(
+            "The model is the mean of the last N epochs' weights (SWA), batch-norm statistics "
+            "re-estimated; 0: the epoch with the best validation top-1, a choice made on "
+            "the images that then measure it."
+        ),
     ] = None,
     loss: Annotated[str | None, _opt("crossentropy or hinge (Crammer-Singer SVM).")] = None,
     label_smoothing: Annotated[float | None, _opt("Label smoothing (crossentropy).")] = None,
@@ -252,6 +261,7 @@ def _print_outcome(outcome: Any) -> None:
     elif outcome.epochs_before:
         typer.echo(f"resumed after epoch {outcome.epochs_before}")
     typer.echo(f"epochs: {result.epochs_run}  best validation top-1: {result.best_top1:.4f}")
+    typer.echo(f"model: {result.weights}")
     _print_metrics(outcome.metrics)
     where = "run folder" if outcome.chief else "worker done; the chief writes the run folder"
     typer.echo(f"{where}: {outcome.run_dir}")

@@ -70,9 +70,13 @@ class RunState:
     plateau_wait: int = 0
     since_best: int = 0
     stopped_early: bool = False
+    averaged: bool = False  # best.keras holds the weight average (``average_epochs``)
+
+    def epochs_finished(self, config: TrainConfig) -> bool:
+        return self.stopped_early or self.epochs_done >= config.epochs
 
     def finished(self, config: TrainConfig) -> bool:
-        return self.stopped_early or self.epochs_done >= config.epochs
+        return self.epochs_finished(config) and (self.averaged or not config.average_epochs)
 
 
 def advance(state: RunState, val_top1: float, config: TrainConfig) -> RunState:

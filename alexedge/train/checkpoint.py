@@ -43,8 +43,9 @@ class Checkpoints:
     def best(self) -> Path:
         return self.run_dir / BEST_MODEL
 
-    def save_best(self) -> None:
-        _save(float32_model(self.model), self.best)
+    def save_best(self, model: keras.Model | None = None) -> None:
+        """Save ``model`` (default: the trained one) in float32 as the deployable file."""
+        _save(float32_model(self.model if model is None else model), self.best)
 
     def save_last(self) -> None:
         _save(self._stateful, self.last)

@@ -89,7 +89,10 @@ class TrainConfig:
     replicas of a distribution strategy, so a recipe means the same on any device count.
     ``input_mode`` and ``cache_dir`` say where the images come from each epoch
     (``INPUT_MODES``); a stream cached in ``cache_dir`` reshuffles through a bounded
-    buffer rather than in full (``alexedge.train.sources``).
+    buffer rather than in full (``alexedge.train.sources``). ``average_epochs`` N > 0
+    makes the run's model the mean of its last N epochs' weights
+    (``alexedge.train.averaging``) instead of the epoch with the best validation top-1,
+    a choice made on the images that then measure it.
     """
 
     model: str = "alexnet-reduced"
@@ -107,6 +110,7 @@ class TrainConfig:
     step_epochs: tuple[int, ...] = ()
     plateau_patience: int = 0
     early_stopping_patience: int = 0
+    average_epochs: int = 0  # 0: the best validation epoch; N: the mean of the last N
     loss: str = "crossentropy"
     label_smoothing: float = 0.1
     pca_lighting: float = 0.1
@@ -144,6 +148,16 @@ class TrainConfig:
         _require(self.plateau_patience >= 0, "plateau patience must be >= 0 (0 = off)")
         _require(
             self.early_stopping_patience >= 0, "early stopping patience must be >= 0 (0 = off)"
+        )
+        _require(
+            0 <= self.average_epochs <= self.epochs,
+            f"--average-epochs must be between 0 and --epochs ({self.epochs}), "
+            f"got {self.average_epochs}",
+        )
+        _require(
+            not (self.average_epochs and self.early_stopping_patience),
+            "--average-epochs averages the run's last epochs, which early stopping makes "
+            "unknown in advance; use one of them",
         )
         steps = self.step_epochs
         _require(

@@ -1,9 +1,11 @@
 """Fit a model on in-memory or streamed splits, resumably, on any ``tf.distribute`` strategy.
 
 The run directory gets ``last.keras`` (every epoch, with optimizer state),
-``best.keras`` (best validation top-1), ``history.csv``, ``train_state.json`` and
-``tensorboard/`` (scalars and weight histograms per epoch). A run killed at any moment
-resumes from the last finished epoch (see ``alexedge.train.callbacks``).
+``best.keras`` (best validation top-1, or the mean of the last epochs with
+``average_epochs``: ``average.npz`` holds that mean while it grows), ``history.csv``,
+``train_state.json`` and ``tensorboard/`` (scalars and weight histograms per epoch). A
+run killed at any moment resumes from the last finished epoch (see
+``alexedge.train.callbacks``).
 
 The network is trained through its logits view (``logits_model``): the same layers
 and weights as the softmax model, ending at the classifier head's logits, so losses
@@ -12,6 +14,7 @@ see logits (``alexedge.train.losses``). The returned and saved models end in the
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.util
 import sys
 from dataclasses import dataclass
@@ -20,19 +23,28 @@ from pathlib import Path
 import tensorflow as tf
 import tf_keras as keras
 
+from alexedge.atomic import write_json
 from alexedge.data.stats import ChannelStats
 from alexedge.data.stream import Split
 from alexedge.errors import ModelError
+from alexedge.progress import say
 from alexedge.run import BEST_MODEL
-from alexedge.train.callbacks import EpochRecorder, RunState, progress_callback, read_state
+from alexedge.train.averaging import WeightAverage, recalibrate_batch_norm
+from alexedge.train.callbacks import (
+    STATE_FILE,
+    EpochRecorder,
+    RunState,
+    progress_callback,
+    read_state,
+)
 from alexedge.train.checkpoint import Checkpoints
 from alexedge.train.config import TrainConfig
 from alexedge.train.distribute import is_chief, make_strategy
-from alexedge.train.input_pipeline import eval_dataset, train_epochs
+from alexedge.train.input_pipeline import eval_dataset, train_dataset, train_epochs
 from alexedge.train.losses import make_loss
 from alexedge.train.models import build_model
 from alexedge.train.models.registry import logits_output
-from alexedge.train.precision import build_with_precision
+from alexedge.train.precision import build_with_precision, float32_model
 from alexedge.train.schedule import Scaled, make_schedule
 
 __all__ = [
@@ -54,9 +66,10 @@ EVAL_BATCH_SIZE = 256
 
 @dataclass(frozen=True)
 class TrainResult:
-    model: keras.Model  # the best-epoch weights
-    best_top1: float
+    model: keras.Model  # what best.keras holds
+    best_top1: float  # the best epoch's validation top-1
     epochs_run: int
+    weights: str = ""  # which weights the model has, for people: "mean of epochs 51-60"
 
 
 def _without_decay(model: keras.Model) -> list[tf.Variable]:
@@ -239,29 +252,80 @@ def train(
     run_dir.mkdir(parents=True, exist_ok=True)
     state = read_state(run_dir)
     if state.finished(config):
-        return TrainResult(load_model(run_dir / BEST_MODEL), state.best_top1, state.epochs_done)
+        model = load_model(run_dir / BEST_MODEL)
+        return TrainResult(model, state.best_top1, state.epochs_done, _weights(config, state))
     steps = steps_per_epoch(len(train_split), config.batch_size)
     session = _open_session(config, num_classes, stats, run_dir, state, steps, strategy)
     chief = is_chief(strategy)
     recorder = EpochRecorder(config, state, session.checkpoints, session.schedule, chief)
     callbacks: list[keras.callbacks.Callback] = [recorder]
+    average = None
+    if chief and config.average_epochs:
+        # Before the recorder: an epoch is in the mean before train_state.json counts it.
+        first = config.epochs - config.average_epochs + 1
+        average = WeightAverage(session.model, run_dir, first)
+        callbacks.insert(0, average)
     if chief:
         callbacks += [*_tensorboard(run_dir), progress_callback(config.epochs, steps)]
-    train_data, val_data = _datasets(
-        train_split, val_split, num_classes, stats, config, state.epochs_done
-    )
-    session.trainer.fit(
-        train_data,
-        validation_data=val_data,
-        epochs=config.epochs,
-        initial_epoch=state.epochs_done,
-        steps_per_epoch=steps,
-        callbacks=callbacks,
-        verbose=0,
-    )
+    if not state.epochs_finished(config):  # else only the averaging was left undone
+        train_data, val_data = _datasets(
+            train_split, val_split, num_classes, stats, config, state.epochs_done
+        )
+        session.trainer.fit(
+            train_data,
+            validation_data=val_data,
+            epochs=config.epochs,
+            initial_epoch=state.epochs_done,
+            steps_per_epoch=steps,
+            callbacks=callbacks,
+            verbose=0,
+        )
     state = recorder.state
+    if average is not None:
+        state = _deploy_average(session, average, train_split, num_classes, stats, config)
     best = load_model(session.checkpoints.best) if chief else session.model
-    return TrainResult(best, state.best_top1, state.epochs_done)
+    return TrainResult(best, state.best_top1, state.epochs_done, _weights(config, state))
+
+
+def _deploy_average(
+    session: _Session,
+    average: WeightAverage,
+    train_split: Split,
+    num_classes: int,
+    stats: ChannelStats,
+    config: TrainConfig,
+) -> RunState:
+    """Save the weight average, batch-norm statistics re-estimated, as ``best.keras``."""
+    run_dir = session.checkpoints.run_dir
+    session.model.set_weights(average.weights())
+    model = float32_model(session.model)
+    unmixed = dataclasses.replace(config.augmentation(), mixup=0.0, cutmix=0.0)
+    batches = train_dataset(
+        train_split,
+        num_classes,
+        config.input_size,
+        config.batch_size,
+        stats,
+        unmixed,
+        config.seed,
+        cache_dir=config.cache_dir,
+    )
+    say(
+        f"model: the mean of epochs {average.first_epoch}-{average.epoch}; "
+        "batch-norm statistics from one pass over the training images"
+    )
+    recalibrate_batch_norm(model, batches)
+    session.checkpoints.save_best(model)
+    state = dataclasses.replace(read_state(run_dir), averaged=True)
+    write_json(run_dir / STATE_FILE, dataclasses.asdict(state))
+    return state
+
+
+def _weights(config: TrainConfig, state: RunState) -> str:
+    if config.average_epochs and state.averaged:
+        last = state.epochs_done
+        return f"mean of epochs {last - config.average_epochs + 1}-{last}"
+    return f"epoch {state.best_epoch} (best validation top-1)"
 
 
 def _tensorboard(run_dir: Path) -> list[keras.callbacks.Callback]:

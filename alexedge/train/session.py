@@ -140,6 +140,7 @@ def _fit_and_evaluate(
                 "split": "val",
                 "images": len(data.val),
                 "checkpoint": BEST_MODEL,
+                "weights": result.weights,
                 "epochs": result.epochs_run,
             },
         )
