@@ -110,6 +110,7 @@ def resumed_run(killed_run: Path) -> tuple[Path, str]:
 def test_resume_finishes_every_epoch_exactly_once(resumed_run: tuple[Path, str]) -> None:
     run, output = resumed_run
     assert "resumed after epoch 1" in output
+    assert f"model: mean of epochs 1-{EPOCHS}" in output
     assert [int(r["epoch"]) for r in read_history(run)] == list(range(1, EPOCHS + 1))
     state = read_state(run)
     assert state.epochs_done == EPOCHS and not state.stopped_early
