@@ -171,3 +171,37 @@ def test_auto_on_this_machine_is_the_default_single_device_strategy(monkeypatch)
     expected = 1 if len(tf.config.list_logical_devices("GPU")) < 2 else None
     assert expected is None or strategy.num_replicas_in_sync == expected
     assert is_chief(strategy)
+
+
+MIRRORED_CLI_SCRIPT = textwrap.dedent(
+    f"""
+    import sys
+    import tensorflow as tf
+
+    cpu = tf.config.list_physical_devices("CPU")[0]
+    tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+    sys.path.insert(0, {str(TESTS)!r})
+    from train_data import train_app
+    train_app()()
+    """
+)
+
+
+def test_mirrored_run_with_batch_norm_deploys_its_weight_average(tmp_path: Path) -> None:
+    # The average is set and its batch-norm statistics estimated outside the strategy's
+    # replica context, on mirrored and sync-on-read variables.
+    data = write_color_dataset(tmp_path / "data", per_class=8, val_per_class=2)
+    args = ["train", "--data", str(data), "--size", "32", "--width", "0.0625"]
+    args += ["--fc-units", "16", "--epochs", "2", "--batch-size", "8", "--strategy", "mirrored"]
+    args += ["--average-epochs", "2", "--out", str(tmp_path / "run")]
+    proc = subprocess.run(
+        [sys.executable, "-c", MIRRORED_CLI_SCRIPT, *args],
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT,
+        env=_env(),
+    )
+    assert proc.returncode == 0, (proc.stdout + proc.stderr)[-4000:]
+    assert "model: mean of epochs 1-2" in proc.stdout
+    metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    assert metrics["weights"] == "mean of epochs 1-2"
