@@ -40,6 +40,7 @@ __all__ = [
     "progress_callback",
     "read_history",
     "read_state",
+    "write_state",
 ]
 
 STATE_FILE = "train_state.json"
@@ -107,6 +108,10 @@ def advance(state: RunState, val_top1: float, config: TrainConfig) -> RunState:
     if config.early_stopping_patience and state.since_best >= config.early_stopping_patience:
         state = replace(state, stopped_early=True)
     return state
+
+
+def write_state(run_dir: Path, state: RunState) -> None:
+    write_json(run_dir / STATE_FILE, asdict(state))
 
 
 def read_state(run_dir: Path) -> RunState:
@@ -197,7 +202,7 @@ class EpochRecorder(keras.callbacks.Callback):
         if improved:
             self.checkpoints.save_best()
         self.checkpoints.save_last()
-        write_json(run_dir / STATE_FILE, asdict(self.state))
+        write_state(run_dir, self.state)
 
 
 class EpochProgress(keras.callbacks.Callback):

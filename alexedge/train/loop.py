@@ -23,7 +23,6 @@ from pathlib import Path
 import tensorflow as tf
 import tf_keras as keras
 
-from alexedge.atomic import write_json
 from alexedge.data.stats import ChannelStats
 from alexedge.data.stream import Split
 from alexedge.errors import ModelError
@@ -31,11 +30,11 @@ from alexedge.progress import say
 from alexedge.run import BEST_MODEL
 from alexedge.train.averaging import WeightAverage, recalibrate_batch_norm
 from alexedge.train.callbacks import (
-    STATE_FILE,
     EpochRecorder,
     RunState,
     progress_callback,
     read_state,
+    write_state,
 )
 from alexedge.train.checkpoint import Checkpoints
 from alexedge.train.config import TrainConfig
@@ -282,7 +281,9 @@ def train(
         )
     state = recorder.state
     if average is not None:
-        state = _deploy_average(session, average, train_split, num_classes, stats, config)
+        _deploy_average(session, average, train_split, num_classes, stats, config)
+        state = dataclasses.replace(state, averaged=True)
+        write_state(run_dir, state)
     best = load_model(session.checkpoints.best) if chief else session.model
     return TrainResult(best, state.best_top1, state.epochs_done, _weights(config, state))
 
@@ -294,9 +295,8 @@ def _deploy_average(
     num_classes: int,
     stats: ChannelStats,
     config: TrainConfig,
-) -> RunState:
+) -> None:
     """Save the weight average, batch-norm statistics re-estimated, as ``best.keras``."""
-    run_dir = session.checkpoints.run_dir
     session.model.set_weights(average.weights())
     model = float32_model(session.model)
     unmixed = dataclasses.replace(config.augmentation(), mixup=0.0, cutmix=0.0)
@@ -316,9 +316,6 @@ def _deploy_average(
     )
     recalibrate_batch_norm(model, batches)
     session.checkpoints.save_best(model)
-    state = dataclasses.replace(read_state(run_dir), averaged=True)
-    write_json(run_dir / STATE_FILE, dataclasses.asdict(state))
-    return state
 
 
 def _weights(config: TrainConfig, state: RunState) -> str:
