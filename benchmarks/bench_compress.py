@@ -16,7 +16,8 @@ export and run; int8 single-image latency at least 1.4x faster than float32.
 into ``--out`` first; the given folder is never written), the accuracy-vs-size front of
 one ``compress_run``: float32, int8 and int4 of the trained model, then the model pruned
 to each ``--sparsity`` (size-aware allocation, pruning done by ``--prune-end`` of the
-fine-tune) exported as int8 and int4 (and clustered, with ``--clusters``). Goal: the
+fine-tune) exported as int8 and int4 (and clustered, with ``--clusters``; fine-tuned on
+the int4 grid and exported as int4, with ``--qat-int4``). Goal: the
 smallest variant within 1 pt of the float Keras top-1 at least 25x smaller than the
 float32 file after gzip (stretch 35x).
 
@@ -27,6 +28,7 @@ Usage::
     python benchmarks/bench_compress.py reduced [--train-epochs 50] [--finetune-epochs 6]
     python benchmarks/bench_compress.py paper [--train-per-class 100]
     python benchmarks/bench_compress.py front --run RUN [--run RUN2] [--sparsity 0.85 0.9]
+        [--clusters 16] [--qat-int4] [--no-finetune-mixing]
 """
 
 from __future__ import annotations
@@ -320,6 +322,8 @@ def bench_front(args: argparse.Namespace) -> list[str]:
             calibration_images=args.calibration,
             per_channel=not args.per_tensor,
             layer_errors=False,  # not needed for the front; saves a calibration per source
+            finetune_mixing=not args.no_finetune_mixing,
+            qat_int4=args.qat_int4,
         )
         start = time.perf_counter()
         doc = _compress(run, config)
@@ -350,7 +354,8 @@ def _front_lines(source: Path, doc: dict[str, Any], config: CompressConfig) -> l
         "",
         f"`{doc['model']}` at {doc['input_size']} px, {doc['parameters']:,} parameters, Keras "
         f"float top-1 {100 * keras_top1:.1f}% on {val:,} validation images (1 image = "
-        f"{100 / val:.2g} pt); pruned: {config.finetune_epochs} fine-tune epochs, "
+        f"{100 / val:.2g} pt); pruned: {config.finetune_epochs} fine-tune epochs "
+        f"({'with' if config.finetune_mixing else 'without'} the run's batch mixing), "
         f"{config.allocation} allocation, sparsity reached at {config.prune_end_fraction:.0%} "
         f"of them, conv1 dense. x smaller = float32 raw bytes ({f32:,}) / variant gzip -9 "
         "bytes; * = on the accuracy-vs-size front.",
@@ -417,6 +422,12 @@ def main() -> None:
     parser.add_argument("--allocation", default="size")
     parser.add_argument("--prune-end", type=float, default=0.5)
     parser.add_argument("--clusters", type=int, default=0)
+    parser.add_argument(
+        "--qat-int4", action="store_true", help="front: also fine-tune on the int4 grid"
+    )
+    parser.add_argument(
+        "--no-finetune-mixing", action="store_true", help="fine-tune without mixup/CutMix"
+    )
     parser.add_argument(
         "--per-tensor", action="store_true", help="pruned int8 variants with one scale a tensor"
     )

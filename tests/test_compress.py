@@ -78,6 +78,17 @@ def test_plan_names_every_source_and_variant() -> None:
         "float",
         "clustered8",
     ]
+    int4_aware = plan_family(
+        CompressConfig(sparsities=(0.9,), quantize=("int8", "int4"), qat_int4=True)
+    )
+    assert [(p.name, p.parent, p.modes) for p in int4_aware] == [
+        ("float", None, ("float32", "int8", "int4")),
+        ("pruned90", "float", ("int8", "int4")),
+        ("pruned90-qat4", "pruned90", ("int4",)),
+        ("qat4", "float", ("int4",)),
+    ]
+    with pytest.raises(ConfigError, match="add int4 to --quantize"):
+        CompressConfig(quantize=("int8",), qat_int4=True)
     assert variant_name("float", "int8") == "int8"
     assert variant_name("pruned90-qat", "int8") == "pruned90-qat-int8"
     assert variant_name("float", "int8", per_channel=False) == "int8-per-tensor"

@@ -56,8 +56,9 @@ def _snapshot(folder: Path) -> dict[str, tuple[int, int]]:
 def test_help_lists_the_options() -> None:
     result = CliRunner().invoke(_app(), ["compress", "--help"])
     assert result.exit_code == 0, result.output
-    for option in ("--sparsity", "--quantize", "--qat", "--clusters", "--finetune-epochs", "--io"):
+    for option in ("--sparsity", "--quantize", "--qat", "--qat-int4", "--clusters", "--io"):
         assert option in result.output
+    assert "--finetune-epochs" in result.output
 
 
 @pytest.mark.parametrize(
@@ -70,6 +71,7 @@ def test_help_lists_the_options() -> None:
         (["--io", "int16"], "unknown --io 'int16'"),
         (["--clusters", "1"], "--clusters must be 0 (off) or from 2 to 256"),
         (["--qat", "--quantize", "float16"], "--qat makes full-integer models"),
+        (["--qat-int4", "--quantize", "int8"], "--qat-int4 trains for the int4 export"),
         (["--representative", "no/such/dir"], "no such representative dataset folder"),
     ],
 )

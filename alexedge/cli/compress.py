@@ -34,6 +34,14 @@ def compress(
         bool,
         typer.Option(help="Also quantization-aware training (pruning-preserving when pruned)."),
     ] = False,
+    qat_int4: Annotated[
+        bool,
+        typer.Option(
+            help="Also fine-tune each pruned model (the trained one if nothing is pruned) with "
+            "its Conv/Dense weights on the int4 grid, zeros kept, and export it as int4 "
+            "(needs int4 in --quantize): the int4 file then computes what that model does."
+        ),
+    ] = False,
     clusters: Annotated[
         int,
         typer.Option(
@@ -106,6 +114,7 @@ def compress(
         sparsities=parse_float_list(sparsity, "--sparsity"),
         quantize=parse_name_list(quantize, "--quantize"),
         qat=qat,
+        qat_int4=qat_int4,
         clusters=clusters,
         finetune_epochs=finetune_epochs,
         io_type=io,

@@ -37,6 +37,8 @@ class CompressConfig:
             means no pruning.
         finetune_epochs: epochs of every fine-tune (pruning, clustering, QAT).
         finetune_learning_rate: peak of the warm-up + cosine fine-tune schedule.
+        finetune_mixing: fine-tunes mix batches (mixup/CutMix) as the run's recipe
+            did; off, they keep the recipe's crops and flips but train on real images.
         skip_layers: Conv2D/Dense layers never pruned or clustered (the first conv
             holds few weights and every later feature depends on it).
         allocation: ``uniform`` or ``size`` (per-layer targets, see ``ALLOCATIONS``).
@@ -52,6 +54,9 @@ class CompressConfig:
             of pruning's: they start from a converged model and only adapt it to
             rounding or to shared weights. At pruning's rate, clustering a pruned
             alexnet-reduced fell from 71% to 59% top-1; at this rate it kept 71%.
+        qat_int4: also fine-tune every pruned model (the trained one when nothing is
+            pruned) with its Conv/Dense kernels on the int4 grid, zeros kept
+            (``alexedge.compress.qat4``), and export it as int4.
         clusters: weight clusters per layer (0: no clustering) of every pruned model,
             or of the trained model when nothing is pruned.
         preserve_sparsity: clustering a pruned model keeps its zeros.
@@ -74,6 +79,7 @@ class CompressConfig:
 
     finetune_epochs: int = 3
     finetune_learning_rate: float = 0.01
+    finetune_mixing: bool = True
     skip_layers: tuple[str, ...] = ("conv1",)
     quantize: tuple[str, ...] = DEFAULT_MODES
     calibration_images: int = 200
@@ -83,6 +89,7 @@ class CompressConfig:
     prune_end_fraction: float = 0.6
     prune_frequency: int = 0
     qat: bool = False
+    qat_int4: bool = False
     adapt_learning_rate: float = 0.001
     clusters: int = 0
     preserve_sparsity: bool = True
@@ -118,6 +125,10 @@ class CompressConfig:
         _require(
             not self.qat or any(MODES[m].integer_io for m in self.quantize),
             "--qat makes full-integer models: add int8 to --quantize",
+        )
+        _require(
+            not self.qat_int4 or "int4" in self.quantize,
+            "--qat-int4 trains for the int4 export: add int4 to --quantize",
         )
         _require(self.auto_float >= 0, f"--auto-float must be >= 0, got {self.auto_float}")
         _require(

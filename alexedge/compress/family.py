@@ -10,13 +10,13 @@ is rewritten after each source, so an interrupted run keeps what it measured.
 
 Variant names are ``<mode>`` for the trained model (``float32``, ``int8``) and
 ``<source>-<mode>`` otherwise (``pruned90-int8``, ``pruned90-qat-int8``,
-``pruned90-clustered16-int8``). Each post-training int8 variant gets a per-layer error
-report (``layer_errors``, isolated: the quantization debugger) in its row, and
-``--float-layers`` / ``--auto-float`` add siblings with some layers left in float
-(``int8-float-conv1-fc8``, ``int8-autofloat2``, ``float_layers``). int16x8 and int4
-variants get an accumulated one (``tensor_errors``: the file against its source's float32
-file); ``layer_errors=False`` turns both off. ``alexedge pipeline`` calls the same
-``compress_run``.
+``pruned90-clustered16-int8``, ``pruned90-qat4-int4``: trained on the int4 grid). Each
+post-training int8 variant gets a per-layer error report (``layer_errors``, isolated:
+the quantization debugger) in its row, and ``--float-layers`` / ``--auto-float`` add
+siblings with some layers left in float (``int8-float-conv1-fc8``, ``int8-autofloat2``,
+``float_layers``). int16x8 and int4 variants get an accumulated one (``tensor_errors``:
+the file against its source's float32 file); ``layer_errors=False`` turns both off.
+``alexedge pipeline`` calls the same ``compress_run``.
 Every model's and variant's top-1 per validation image goes to ``RUN/predictions.npz``
 (``alexedge.predictions``): the report's per-class damage and confusion come from it.
 """
@@ -61,7 +61,7 @@ class SourcePlan:
 
     name: str
     parent: str | None  # None: the trained model itself
-    technique: str  # "trained", "prune", "cluster" or "qat"
+    technique: str  # "trained", "prune", "cluster", "qat" or "qat4"
     modes: tuple[str, ...]
     sparsity_target: float = 0.0
     clusters: int = 0
@@ -118,6 +118,8 @@ def _derived(
         # QAT trains for integer arithmetic: only the full-integer modes are worth exporting.
         integer = tuple(m for m in modes if MODES[m].integer_io)
         plans.append(SourcePlan(f"{prefix}qat", parent, "qat", integer, target, qat=True))
+    if config.qat_int4:
+        plans.append(SourcePlan(f"{prefix}qat4", parent, "qat4", ("int4",), target, qat=True))
     if config.clusters and cluster:
         name = f"{prefix}clustered{config.clusters}"
         plans.append(SourcePlan(name, parent, "cluster", modes, target, clusters=config.clusters))
@@ -217,6 +219,10 @@ def _build(
 
         keep_zeros = config.preserve_sparsity and plan.sparsity_target > 0
         return cluster(parent, data, config, preserve_sparsity=keep_zeros)
+    if plan.technique == "qat4":
+        from alexedge.compress.qat4 import qat4_finetune
+
+        return qat4_finetune(parent, data, config, keep_zeros=plan.sparsity_target > 0)
     from alexedge.compress.qat import qat_finetune
 
     return qat_finetune(parent, data, config, preserve_sparsity=plan.sparsity_target > 0)
@@ -282,7 +288,7 @@ def _score_keras(
         "clusters": plan.clusters,
         "qat": plan.qat,
     }
-    if plan.technique in ("prune", "cluster"):
+    if plan.technique in ("prune", "cluster", "qat4"):
         entry.update(_sparsity_entry(plan, model, config))
     return ranked_classes(probs, 1)[:, 0], entry
 

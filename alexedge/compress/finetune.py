@@ -8,6 +8,7 @@ and the technique's own callbacks (``UpdatePruningStep`` for pruning).
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -61,13 +62,16 @@ def finetune(
         model, data.train_config, schedule, data.num_classes, from_logits=_ends_in_logits(model)
     )
     tc = data.train_config
+    augmentation = tc.augmentation()
+    if not config.finetune_mixing:
+        augmentation = dataclasses.replace(augmentation, mixup=0.0, cutmix=0.0)
     batches = train_dataset(
         data.train_split,
         data.num_classes,
         tc.input_size,
         tc.batch_size,
         data.stats,
-        tc.augmentation(),
+        augmentation,
         config.seed,
     )
     model.fit(
