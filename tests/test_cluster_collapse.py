@@ -34,7 +34,7 @@ def pruned90(trained: Path):
     the sparsity of the collapse without a pruning fine-tune."""
     from alexedge.compress.finetune import FinetuneData
     from alexedge.compress.inputs import load_run_inputs
-    from alexedge.compress.prune import allocate_sparsity, bn_images, reestimate_batchnorm
+    from alexedge.compress.prune import allocate_sparsity, refresh_batch_norm
     from alexedge.compress.wrap import copy_model, weight_layers
     from alexedge.preprocess import center_crops
 
@@ -50,7 +50,7 @@ def pruned90(trained: Path):
         values = kernel.numpy()
         cut = np.quantile(np.abs(values), target)
         kernel.assign(np.where(np.abs(values) <= cut, 0.0, values).astype(np.float32))
-    reestimate_batchnorm(model, bn_images(data))
+    refresh_batch_norm(model, data)
     crops = center_crops(inputs.val_split.images, inputs.train_config.input_size)
     return model, data, crops.astype(np.float32), inputs.val_split.labels
 

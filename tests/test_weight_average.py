@@ -12,7 +12,8 @@ import tf_keras as keras
 from train_data import tiny_config, write_color_dataset
 
 from alexedge.errors import ConfigError, ModelError
-from alexedge.train.averaging import AVERAGE_FILE, WeightAverage, recalibrate_batch_norm
+from alexedge.train.averaging import AVERAGE_FILE, WeightAverage
+from alexedge.train.batch_norm import reestimate_batch_norm
 from alexedge.train.callbacks import STATE_FILE, read_state
 
 
@@ -74,7 +75,7 @@ def test_batch_norm_statistics_are_the_plain_mean_over_batches() -> None:
     dense = model.layers[1]
     bn = model.layers[2]
     bn.momentum = 0.99
-    used = recalibrate_batch_norm(model, [(b, None) for b in batches])
+    used = reestimate_batch_norm(model, [(b, None) for b in batches])
     assert used == 3 and bn.momentum == 0.99
     outputs = [dense(b).numpy() for b in batches]
     np.testing.assert_allclose(

@@ -53,7 +53,7 @@ from tensorflow_model_optimization.python.core.clustering.keras.cluster_config i
 
 from alexedge.compress.config import CompressConfig
 from alexedge.compress.finetune import FinetuneData, finetune
-from alexedge.compress.prune import bn_images, reestimate_batchnorm
+from alexedge.compress.prune import refresh_batch_norm
 from alexedge.compress.wrap import weight_layers, wrap_layers
 
 __all__ = ["cluster", "collapse_error", "distinct_values", "wrap_for_clustering"]
@@ -100,7 +100,7 @@ def cluster(
     for name, zeros in masks.items():
         kernel = stripped.get_layer(name).kernel
         kernel.assign(np.where(zeros, 0.0, kernel.numpy()).astype(np.float32))
-    reestimate_batchnorm(stripped, bn_images(data))
+    refresh_batch_norm(stripped, data)
     return stripped
 
 

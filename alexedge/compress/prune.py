@@ -24,6 +24,7 @@ from alexedge.compress.config import CompressConfig
 from alexedge.compress.finetune import FinetuneData, finetune, steps_per_epoch
 from alexedge.compress.wrap import PRUNABLE, weight_layers, wrap_layers
 from alexedge.preprocess import center_crops
+from alexedge.train.batch_norm import reestimate_batch_norm
 
 __all__ = [
     "LayerSparsity",
@@ -32,7 +33,7 @@ __all__ = [
     "layer_sparsity",
     "overall_sparsity",
     "prune",
-    "reestimate_batchnorm",
+    "refresh_batch_norm",
     "wrap_for_pruning",
 ]
 
@@ -142,7 +143,7 @@ def prune(
     wrapped = wrap_for_pruning(model, config, target, total)
     finetune(wrapped, data, config, [tfmot.sparsity.keras.UpdatePruningStep()])
     stripped = tfmot.sparsity.keras.strip_pruning(wrapped)
-    reestimate_batchnorm(stripped, bn_images(data))
+    refresh_batch_norm(stripped, data)
     return stripped
 
 
@@ -157,30 +158,8 @@ def bn_images(data: FinetuneData, count: int = 40 * 128) -> np.ndarray:
     return center_crops((split.images[i] for i in order), size).astype(np.float32)
 
 
-def reestimate_batchnorm(model: keras.Model, images: np.ndarray, batches: int = 40) -> None:
-    """Recompute BN moving statistics as an exact average over ``batches`` batches.
-
-    Momentum k/(k+1) at batch k turns the exponential average into a plain mean;
-    dropout is switched off so the statistics match inference.
-    """
-    bns = [layer for layer in model.layers if isinstance(layer, keras.layers.BatchNormalization)]
-    drops = [layer for layer in model.layers if isinstance(layer, keras.layers.Dropout)]
-    if not bns:
-        return
-    saved = [(b, b.momentum) for b in bns] + [(d, d.rate) for d in drops]
-    rng = np.random.default_rng(0)
-    order = rng.permutation(len(images))
-    batch = 128
-    try:
-        for d in drops:
-            d.rate = 0.0
-        for k in range(min(batches, max(1, len(images) // batch))):
-            for b in bns:
-                b.momentum = k / (k + 1)
-            model(images[order[k * batch : (k + 1) * batch]], training=True)
-    finally:
-        for layer, value in saved:
-            if isinstance(layer, keras.layers.BatchNormalization):
-                layer.momentum = value
-            else:
-                layer.rate = value
+def refresh_batch_norm(model: keras.Model, data: FinetuneData, batch: int = 128) -> None:
+    """Batch-norm statistics of ``model`` again, from centre crops of training images
+    (``bn_images``) in batches of ``batch``: kernels changed under them while fine-tuning."""
+    images = bn_images(data)
+    reestimate_batch_norm(model, (images[i : i + batch] for i in range(0, len(images), batch)))

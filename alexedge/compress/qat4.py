@@ -30,7 +30,7 @@ from tensorflow_model_optimization.python.core.quantization.keras import quantiz
 
 from alexedge.compress.config import CompressConfig
 from alexedge.compress.finetune import FinetuneData, finetune
-from alexedge.compress.prune import bn_images, reestimate_batchnorm
+from alexedge.compress.prune import refresh_batch_norm
 from alexedge.compress.wrap import PRUNABLE, copy_model, wrap_layers
 
 __all__ = ["INT4_LEVELS", "int4_aware", "int4_grid", "qat4_finetune", "strip_int4_aware"]
@@ -155,5 +155,5 @@ def qat4_finetune(
     wrapped = int4_aware(model, keep_zeros)
     finetune(wrapped, data, config, learning_rate=config.adapt_learning_rate)
     stripped = strip_int4_aware(wrapped, model)
-    reestimate_batchnorm(stripped, bn_images(data))
+    refresh_batch_norm(stripped, data)
     return stripped

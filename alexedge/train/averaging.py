@@ -7,10 +7,9 @@ those images, and on the flat tail of a cosine schedule it smooths the epoch-to-
 noise instead of betting on it.
 
 Averaged weights come with batch-norm statistics that belong to none of the averaged
-networks, so they are estimated again: one pass over the training images, augmented
-as in training but never mixed (mixup/cutmix batches are not images the deployed
-model will see), each batch weighted equally (momentum n/(n+1) at batch n gives the
-plain mean of the batch statistics, not a moving average).
+networks, so they are estimated again (``alexedge.train.batch_norm``): one pass over
+the training images, augmented as in training but never mixed (mixup/cutmix batches
+are not images the deployed model will see).
 
 The running mean lives in ``RUN/average.npz`` with the last epoch it includes, written
 atomically each epoch, so a resumed run neither loses nor double-counts an epoch.
@@ -19,17 +18,15 @@ atomically each epoch, so a resumed run neither loses nor double-counts an epoch
 from __future__ import annotations
 
 import zipfile
-from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
-import tensorflow as tf
 import tf_keras as keras
 
 from alexedge.atomic import atomic_path
 from alexedge.errors import ModelError
 
-__all__ = ["AVERAGE_FILE", "WeightAverage", "recalibrate_batch_norm"]
+__all__ = ["AVERAGE_FILE", "WeightAverage"]
 
 AVERAGE_FILE = "average.npz"
 
@@ -86,31 +83,3 @@ class WeightAverage(keras.callbacks.Callback):
         if [m.shape for m in mean] != shapes:
             raise ModelError(f"{self.path}: the weight average is of another model; {hint}")
         self.epoch, self.count, self.mean = epoch, count, mean
-
-
-def recalibrate_batch_norm(model: keras.Model, batches: Iterable) -> int:
-    """Estimate every BatchNormalization layer's statistics again from ``batches``.
-
-    ``batches`` yields ``(images, labels)`` or images; returns how many were used. The
-    layers' momenta are restored afterwards. Runs eagerly: each call reads the momentum
-    set for its batch.
-    """
-    layers = [m for m in model.submodules if isinstance(m, keras.layers.BatchNormalization)]
-    if not layers:
-        return 0
-    momenta = [layer.momentum for layer in layers]
-    for layer in layers:
-        layer.moving_mean.assign(tf.zeros_like(layer.moving_mean))
-        layer.moving_variance.assign(tf.ones_like(layer.moving_variance))
-    used = 0
-    try:
-        for batch in batches:
-            images = batch[0] if isinstance(batch, tuple) else batch
-            for layer in layers:
-                layer.momentum = used / (used + 1)
-            model(images, training=True)
-            used += 1
-    finally:
-        for layer, momentum in zip(layers, momenta, strict=True):
-            layer.momentum = momentum
-    return used

@@ -28,7 +28,8 @@ from alexedge.data.stream import Split
 from alexedge.errors import ModelError
 from alexedge.progress import say
 from alexedge.run import BEST_MODEL
-from alexedge.train.averaging import WeightAverage, recalibrate_batch_norm
+from alexedge.train.averaging import WeightAverage
+from alexedge.train.batch_norm import reestimate_batch_norm
 from alexedge.train.callbacks import (
     EpochRecorder,
     RunState,
@@ -314,7 +315,7 @@ def _deploy_average(
         f"model: the mean of epochs {average.first_epoch}-{average.epoch}; "
         "batch-norm statistics from one pass over the training images"
     )
-    recalibrate_batch_norm(model, batches)
+    reestimate_batch_norm(model, batches)
     session.checkpoints.save_best(model)
 
 
