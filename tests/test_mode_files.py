@@ -15,6 +15,7 @@ import sys
 import numpy as np
 import pytest
 from compress_helpers import random_images, tiny_finetune_data, tiny_model
+from tflite_models import float_outputs
 
 from alexedge.errors import ConfigError, ModelError
 from alexedge.modes import MODES
@@ -130,20 +131,8 @@ def test_file_stores_and_computes_in_the_types_its_mode_names(files, mode: str) 
 
 
 def test_int16x8_runs_in_litert_close_to_float32(files) -> None:
-    from ai_edge_litert.interpreter import Interpreter
-
     images = random_images(4, 32, seed=1).astype(np.float32)
-    outputs = []
-    for mode in ("float32", "int16x8"):
-        interpreter = Interpreter(model_content=files[mode])
-        interpreter.allocate_tensors()
-        inp, out = interpreter.get_input_details()[0], interpreter.get_output_details()[0]
-        probs = []
-        for image in images:
-            interpreter.set_tensor(inp["index"], image[None])
-            interpreter.invoke()
-            probs.append(interpreter.get_tensor(out["index"])[0])
-        outputs.append(np.array(probs))
+    outputs = [float_outputs(files[mode], images) for mode in ("float32", "int16x8")]
     # int8 weights move an untrained tiny model's softmax by ~0.01 (as dynamic's do).
     np.testing.assert_allclose(outputs[1], outputs[0], atol=0.03)
 

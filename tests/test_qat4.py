@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from compress_helpers import random_images, tiny_finetune_data, tiny_model
+from tflite_models import float_outputs
 
 from alexedge.compress.config import CompressConfig
 
@@ -56,20 +57,10 @@ def test_kernels_sit_on_the_int4_grid_and_keep_their_zeros(chain) -> None:
 
 
 def _int4_outputs(model, images: np.ndarray) -> np.ndarray:
-    from ai_edge_litert.interpreter import Interpreter
-
     from alexedge.compress.convert import exporter
 
     with exporter(model) as export:
-        interpreter = Interpreter(model_content=export("int4"))
-    interpreter.allocate_tensors()
-    inp, out = interpreter.get_input_details()[0], interpreter.get_output_details()[0]
-    probs = []
-    for image in images:
-        interpreter.set_tensor(inp["index"], image[None])
-        interpreter.invoke()
-        probs.append(interpreter.get_tensor(out["index"])[0])
-    return np.array(probs)
+        return float_outputs(export("int4"), images)
 
 
 def test_the_int4_file_computes_the_keras_model(chain) -> None:

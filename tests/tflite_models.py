@@ -6,7 +6,7 @@ import warnings
 
 import numpy as np
 
-__all__ = ["to_tflite"]
+__all__ = ["float_outputs", "to_tflite"]
 
 
 def to_tflite(model, *, fixed_batch: bool = False, uint8: bool = False, calibration: int = 16):
@@ -36,3 +36,18 @@ def to_tflite(model, *, fixed_batch: bool = False, uint8: bool = False, calibrat
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", "Statistics for quantized inputs")
         return converter.convert()
+
+
+def float_outputs(tflite: bytes, images: np.ndarray) -> np.ndarray:
+    """The file's output for each of ``images`` (float input and output), one invoke each."""
+    from ai_edge_litert.interpreter import Interpreter
+
+    interpreter = Interpreter(model_content=tflite)
+    interpreter.allocate_tensors()
+    inp, out = interpreter.get_input_details()[0], interpreter.get_output_details()[0]
+    outputs = []
+    for image in images:
+        interpreter.set_tensor(inp["index"], image[None])
+        interpreter.invoke()
+        outputs.append(interpreter.get_tensor(out["index"])[0])
+    return np.array(outputs)
