@@ -28,7 +28,7 @@ Usage::
     python benchmarks/bench_compress.py reduced [--train-epochs 50] [--finetune-epochs 6]
     python benchmarks/bench_compress.py paper [--train-per-class 100]
     python benchmarks/bench_compress.py front --run RUN [--run RUN2] [--sparsity 0.85 0.9]
-        [--clusters 16] [--qat-int4] [--no-finetune-mixing]
+        [--clusters 16] [--qat-int4] [--finetune-mixing]
 """
 
 from __future__ import annotations
@@ -322,7 +322,7 @@ def bench_front(args: argparse.Namespace) -> list[str]:
             calibration_images=args.calibration,
             per_channel=not args.per_tensor,
             layer_errors=False,  # not needed for the front; saves a calibration per source
-            finetune_mixing=not args.no_finetune_mixing,
+            finetune_mixing=args.finetune_mixing,
             qat_int4=args.qat_int4,
         )
         start = time.perf_counter()
@@ -426,7 +426,7 @@ def main() -> None:
         "--qat-int4", action="store_true", help="front: also fine-tune on the int4 grid"
     )
     parser.add_argument(
-        "--no-finetune-mixing", action="store_true", help="fine-tune without mixup/CutMix"
+        "--finetune-mixing", action="store_true", help="fine-tune with the run's mixup/CutMix"
     )
     parser.add_argument(
         "--per-tensor", action="store_true", help="pruned int8 variants with one scale a tensor"

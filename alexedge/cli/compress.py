@@ -52,6 +52,14 @@ def compress(
     finetune_epochs: Annotated[
         int, typer.Option(help="Epochs of each fine-tune (pruning, clustering, QAT).")
     ] = 3,
+    finetune_mixing: Annotated[
+        bool,
+        typer.Option(
+            help="Mix batches (mixup/CutMix) in fine-tunes as the run's recipe did; by "
+            "default fine-tunes keep its crops and flips on real images, which kept more "
+            "top-1 after pruning."
+        ),
+    ] = False,
     io: Annotated[
         str, typer.Option(help="Input/output type of int8 models: uint8, int8 or float32.")
     ] = "uint8",
@@ -117,6 +125,7 @@ def compress(
         qat_int4=qat_int4,
         clusters=clusters,
         finetune_epochs=finetune_epochs,
+        finetune_mixing=finetune_mixing,
         io_type=io,
         per_channel=per_channel,
         calibration_images=calibration_images,

@@ -38,7 +38,9 @@ class CompressConfig:
         finetune_epochs: epochs of every fine-tune (pruning, clustering, QAT).
         finetune_learning_rate: peak of the warm-up + cosine fine-tune schedule.
         finetune_mixing: fine-tunes mix batches (mixup/CutMix) as the run's recipe
-            did; off, they keep the recipe's crops and flips but train on real images.
+            did. Off (the default), they keep the recipe's per-image augmentation but
+            train on real images: a 90%-pruned Tiny ImageNet-20 model (74.9% before)
+            kept 72.3% and 73.0% unmixed against 71.2% mixed.
         skip_layers: Conv2D/Dense layers never pruned or clustered (the first conv
             holds few weights and every later feature depends on it).
         allocation: ``uniform`` or ``size`` (per-layer targets, see ``ALLOCATIONS``).
@@ -79,7 +81,7 @@ class CompressConfig:
 
     finetune_epochs: int = 3
     finetune_learning_rate: float = 0.01
-    finetune_mixing: bool = True
+    finetune_mixing: bool = False
     skip_layers: tuple[str, ...] = ("conv1",)
     quantize: tuple[str, ...] = DEFAULT_MODES
     calibration_images: int = 200
