@@ -130,3 +130,33 @@ def test_a_broken_variant_fails_loudly_and_keeps_the_others(
     variants = {v["name"]: v for v in _doc(run)["variants"]}
     assert variants["int8"]["status"] == "failed" and variants["float32"]["status"] == "ok"
     assert variants["int8"]["keras_agreement"] < 0.97
+
+
+def test_the_int4_aware_source_is_a_measured_variant_that_agrees_with_its_model(
+    trained: Path, tmp_path: Path
+) -> None:
+    pytest.importorskip("litert_quantizer")
+    from alexedge.compress.family import compress_run
+
+    run = tmp_path / "run"
+    shutil.copytree(trained, run)
+    config = CompressConfig(
+        sparsities=(0.5,),
+        quantize=("int4",),
+        qat_int4=True,
+        finetune_epochs=1,
+        calibration_images=20,
+        layer_errors=False,
+    )
+    compress_run(run, config, say=lambda _: None)
+    doc = _doc(run)
+    validate_variants_doc(doc)
+    rows = {v["name"]: v for v in doc["variants"]}
+    assert set(rows) == {"float32", "int4", "pruned50-int4", "pruned50-qat4-int4", "qat4-int4"}
+    aware = rows["pruned50-qat4-int4"]
+    assert aware["status"] == "ok" and aware["qat"] is True
+    assert aware["source"] == "pruned50-qat4" and aware["quantization"] == "int4"
+    # Trained on the grid it is stored on: the file answers as its Keras model does.
+    assert aware["keras_agreement"] == 1.0
+    assert aware["sparsity"] >= 0.45, "the pruned zeros survive the int4-aware fine-tune"
+    assert doc["keras"]["pruned50-qat4"]["qat"] is True
