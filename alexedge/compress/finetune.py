@@ -8,10 +8,9 @@ and the technique's own callbacks (``UpdatePruningStep`` for pruning).
 
 from __future__ import annotations
 
-import dataclasses
 import sys
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import tf_keras as keras
 
@@ -64,7 +63,7 @@ def finetune(
     tc = data.train_config
     augmentation = tc.augmentation()
     if not config.finetune_mixing:
-        augmentation = dataclasses.replace(augmentation, mixup=0.0, cutmix=0.0)
+        augmentation = replace(augmentation, mixup=0.0, cutmix=0.0)
     batches = train_dataset(
         data.train_split,
         data.num_classes,

@@ -33,9 +33,8 @@ from alexedge.compress.finetune import FinetuneData, finetune
 from alexedge.compress.prune import refresh_batch_norm
 from alexedge.compress.wrap import PRUNABLE, copy_model, wrap_layers
 
-__all__ = ["INT4_LEVELS", "int4_aware", "int4_grid", "qat4_finetune", "strip_int4_aware"]
+__all__ = ["int4_aware", "int4_grid", "qat4_finetune", "strip_int4_aware"]
 
-INT4_LEVELS = 7  # symmetric levels either side of zero: -7..7, litert-quantizer's int4
 _NONZERO = "nonzero_mask"
 
 
@@ -52,6 +51,11 @@ def int4_grid(kernel: tf.Tensor) -> tf.Tensor:
     )
 
 
+def _masked_grid(kernel: tf.Tensor, nonzero: tf.Tensor) -> tf.Tensor:
+    """What a wrapped layer computes with, in training and when stripped alike."""
+    return int4_grid(kernel * nonzero)
+
+
 class _MaskedInt4Kernel(quantizers.Quantizer):
     """A kernel times its fixed non-zero mask, on the int4 grid."""
 
@@ -62,7 +66,7 @@ class _MaskedInt4Kernel(quantizers.Quantizer):
         return {_NONZERO: mask}
 
     def __call__(self, inputs: tf.Tensor, training: Any, weights: dict, **kwargs: Any) -> Any:
-        return int4_grid(inputs * weights[_NONZERO])
+        return _masked_grid(inputs, weights[_NONZERO])
 
     def get_config(self) -> dict[str, Any]:
         return {}
@@ -120,10 +124,9 @@ def int4_aware(model: keras.Model, keep_zeros: bool) -> keras.Model:
         return tfmot.quantization.keras.QuantizeWrapperV2(layer, _Int4WeightsConfig())
 
     wrapped = wrap_layers(model, wrap)
-    for wrapper in _wrapped(wrapped):
-        kernel = _shadow_kernel(wrapper).numpy()
-        nonzero = (kernel != 0) if keep_zeros else np.ones_like(kernel)
-        _mask(wrapper).assign(nonzero.astype(np.float32))
+    if keep_zeros:  # the masks start at ones: nothing fixed
+        for wrapper in _wrapped(wrapped):
+            _mask(wrapper).assign((_shadow_kernel(wrapper).numpy() != 0).astype(np.float32))
     return wrapped
 
 
@@ -135,8 +138,7 @@ def strip_int4_aware(wrapped: keras.Model, source: keras.Model) -> keras.Model:
     for layer in plain.layers:
         trained = by_name[layer.name]
         if isinstance(trained, tfmot.quantization.keras.QuantizeWrapperV2):
-            kernel = int4_grid(_shadow_kernel(trained) * _mask(trained))
-            layer.kernel.assign(kernel)
+            layer.kernel.assign(_masked_grid(_shadow_kernel(trained), _mask(trained)))
             if getattr(layer, "use_bias", False):
                 layer.bias.assign(trained.layer.bias)
         elif layer.weights:
