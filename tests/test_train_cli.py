@@ -136,6 +136,7 @@ def test_one_class_dataset_is_refused(tmp_path: Path) -> None:
         (["--loss", "hinge", "--label-smoothing", "0.1"], "--label-smoothing 0 with --loss hinge"),
         (["--preset", "imagenet-in-5-min"], "unknown preset"),
         (["--step-epochs", "x"], "--step-epochs takes comma-separated epochs"),
+        (["--swa-lr", "0.01"], "--swa-lr is the constant rate of the averaged epochs"),
         (["--model", "alexnet", "--size", "67", "--no-pool2"], "alexnet has no option pool2"),
     ],
 )

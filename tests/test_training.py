@@ -200,6 +200,27 @@ def test_warmup_cosine_values() -> None:
     assert float(schedule(110)) == pytest.approx(0.0, abs=1e-9)
 
 
+def test_warmup_cosine_decays_to_its_floor_and_holds_it() -> None:
+    schedule = WarmupCosine(0.1, total_steps=110, warmup_steps=10, floor=0.02)
+    assert float(schedule(60)) == pytest.approx(0.06)  # half way between peak and floor
+    assert [float(schedule(s)) for s in (110, 111, 500)] == pytest.approx([0.02] * 3)
+    # A schedule saved before the floor existed loads with none.
+    old = WarmupCosine.from_config({"peak": 0.1, "total_steps": 110, "warmup_steps": 10})
+    assert float(old(110)) == pytest.approx(0.0, abs=1e-9)
+
+
+def test_swa_lr_holds_the_averaged_epochs_at_a_constant_rate() -> None:
+    config = tiny_config(epochs=10, average_epochs=3, swa_lr=0.02, warmup_epochs=0)
+    schedule = make_schedule(config, steps_per_epoch=10)
+    decaying = [float(schedule(s)) for s in range(0, 70, 10)]
+    assert decaying == sorted(decaying, reverse=True) and decaying[-1] > 0.02
+    assert [float(schedule(s)) for s in range(70, 100)] == pytest.approx([0.02] * 30)
+    assert float(Scaled.from_config(schedule.get_config())(85)) == pytest.approx(0.02)
+    # Without swa_lr the averaged epochs decay to zero as before.
+    plain = make_schedule(config.replace(swa_lr=0.0), steps_per_epoch=10)
+    assert float(plain(85)) < 0.01
+
+
 def test_warmup_step_divides_by_ten_at_each_boundary() -> None:
     schedule = WarmupStep(0.1, boundaries=[20, 30], warmup_steps=5)
     values = [float(schedule(s)) for s in (0, 4, 5, 19, 20, 29, 30)]

@@ -93,6 +93,12 @@ def test_the_option_is_checked() -> None:
         tiny_config(epochs=3, average_epochs=4)
     with pytest.raises(ConfigError, match="early stopping"):
         tiny_config(epochs=3, average_epochs=2, early_stopping_patience=1)
+    with pytest.raises(ConfigError, match="needs --average-epochs N"):
+        tiny_config(epochs=3, swa_lr=0.01)
+    with pytest.raises(ConfigError, match="--schedule cosine"):
+        tiny_config(epochs=3, average_epochs=2, swa_lr=0.01, schedule="step")
+    with pytest.raises(ConfigError, match="below the peak learning rate"):
+        tiny_config(epochs=3, average_epochs=2, swa_lr=0.2, learning_rate=0.1)
 
 
 @pytest.fixture(scope="module")
@@ -102,7 +108,7 @@ def averaged_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
     root = tmp_path_factory.mktemp("average")
     data = write_color_dataset(root / "data", per_class=8, val_per_class=2)
-    config = tiny_config(epochs=2, average_epochs=1, dropout=0.0)
+    config = tiny_config(epochs=2, average_epochs=1, swa_lr=0.05, dropout=0.0)
     train_run(RunConfig(DataConfig(data), config), root / "run")
     return root / "run"
 
@@ -127,6 +133,13 @@ def test_the_model_is_the_average_with_fresh_batch_norm_statistics(averaged_run:
     metrics = json.loads((averaged_run / "metrics.json").read_text())
     assert metrics["weights"] == "mean of epochs 2-2"
     assert read_state(averaged_run).averaged
+
+
+def test_the_averaged_epochs_train_at_the_swa_rate(averaged_run: Path) -> None:
+    from alexedge.train.callbacks import read_history
+
+    rates = [float(row["lr"]) for row in read_history(averaged_run)]
+    assert rates[-1] == pytest.approx(0.05) and rates[0] != pytest.approx(0.05)
 
 
 def test_a_run_killed_before_its_average_was_saved_resumes_to_it(

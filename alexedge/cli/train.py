@@ -26,7 +26,8 @@ _RECIPE_OPTIONS = (
     "model", "size", "width", "fc_units", "dropout", "towers", "pool2", "epochs", "batch_size",
     "optimizer",
     "lr", "momentum", "nesterov", "weight_decay", "schedule", "warmup_epochs", "step_epochs",
-    "plateau_patience", "early_stopping_patience", "average_epochs", "loss", "label_smoothing",
+    "plateau_patience", "early_stopping_patience", "average_epochs", "swa_lr", "loss",
+    "label_smoothing",
     "pca_lighting",
     "random_resized_crop", "min_crop_area", "erasing", "mixup", "cutmix", "precision", "xla",
     "strategy", "seed", "input_mode", "cache_dir",
@@ -107,6 +108,13 @@ def train(
             "The model is the mean of the last N epochs' weights (SWA), batch-norm statistics "
             "re-estimated; 0: the epoch with the best validation top-1, a choice made on "
             "the images that then measure it."
+        ),
+    ] = None,
+    swa_lr: Annotated[
+        float | None,
+        _opt(
+            "With --average-epochs N: train those N epochs at this constant learning rate, "
+            "the cosine decaying to it before them (SWA); 0: decay through them."
         ),
     ] = None,
     loss: Annotated[str | None, _opt("crossentropy or hinge (Crammer-Singer SVM).")] = None,

@@ -92,7 +92,10 @@ class TrainConfig:
     buffer rather than in full (``alexedge.train.sources``). ``average_epochs`` N > 0
     makes the run's model the mean of its last N epochs' weights
     (``alexedge.train.averaging``) instead of the epoch with the best validation top-1,
-    a choice made on the images that then measure it.
+    a choice made on the images that then measure it. ``swa_lr`` > 0 holds the learning
+    rate at that value through those N epochs, the cosine decaying to it before them
+    (stochastic weight averaging, Izmailov et al. 2018): the averaged weights then come
+    from different points of a wide optimum, not from one point at a rate near zero.
     """
 
     model: str = "alexnet-reduced"
@@ -111,6 +114,7 @@ class TrainConfig:
     plateau_patience: int = 0
     early_stopping_patience: int = 0
     average_epochs: int = 0  # 0: the best validation epoch; N: the mean of the last N
+    swa_lr: float = 0.0  # > 0: the averaged epochs train at this constant rate (SWA)
     loss: str = "crossentropy"
     label_smoothing: float = 0.1
     pca_lighting: float = 0.1
@@ -158,6 +162,16 @@ class TrainConfig:
             not (self.average_epochs and self.early_stopping_patience),
             "--average-epochs averages the run's last epochs, which early stopping makes "
             "unknown in advance; use one of them",
+        )
+        _require(
+            0 <= self.swa_lr < self.learning_rate,
+            f"--swa-lr must be >= 0 and below the peak learning rate ({self.learning_rate}), "
+            f"got {self.swa_lr}",
+        )
+        _require(
+            not self.swa_lr or (self.average_epochs and self.schedule == "cosine"),
+            "--swa-lr is the constant rate of the averaged epochs after a cosine decay; "
+            "it needs --average-epochs N and --schedule cosine",
         )
         steps = self.step_epochs
         _require(

@@ -29,18 +29,25 @@ def _warmup(peak: float, step: tf.Tensor, warmup_steps: int) -> tf.Tensor:
 
 @keras.utils.register_keras_serializable(package="alexedge")
 class WarmupCosine(_Schedule):
-    """Linear warmup to ``peak`` over ``warmup_steps``, then cosine decay to zero."""
+    """Linear warmup to ``peak`` over ``warmup_steps``, then cosine decay to ``floor``.
 
-    def __init__(self, peak: float, total_steps: int, warmup_steps: int = 0) -> None:
+    The rate reaches ``floor`` at ``total_steps`` and stays there: with a floor above
+    zero the steps after ``total_steps`` are SWA's constant-rate epochs.
+    """
+
+    def __init__(
+        self, peak: float, total_steps: int, warmup_steps: int = 0, floor: float = 0.0
+    ) -> None:
         self.peak = float(peak)
         self.total_steps = max(1, int(total_steps))
         self.warmup_steps = max(0, int(warmup_steps))
+        self.floor = float(floor)
 
     def __call__(self, step):
         step = tf.cast(step, tf.float32)
         decay_steps = float(max(1, self.total_steps - self.warmup_steps))
         progress = tf.clip_by_value((step - self.warmup_steps) / decay_steps, 0.0, 1.0)
-        cosine = 0.5 * self.peak * (1.0 + tf.cos(math.pi * progress))
+        cosine = self.floor + 0.5 * (self.peak - self.floor) * (1.0 + tf.cos(math.pi * progress))
         return tf.where(
             step < self.warmup_steps, _warmup(self.peak, step, self.warmup_steps), cosine
         )
@@ -50,6 +57,7 @@ class WarmupCosine(_Schedule):
             "peak": self.peak,
             "total_steps": self.total_steps,
             "warmup_steps": self.warmup_steps,
+            "floor": self.floor,
         }
 
 
@@ -122,7 +130,11 @@ def make_schedule(config: TrainConfig, steps_per_epoch: int, scale: float = 1.0)
         boundaries = [steps_per_epoch * e for e in config.lr_drop_epochs()]
         base: _Schedule = WarmupStep(config.learning_rate, boundaries, warmup)
     else:
-        base = WarmupCosine(config.learning_rate, steps_per_epoch * config.epochs, warmup)
+        # With swa_lr the decay ends where the averaged epochs begin.
+        decay_epochs = config.epochs - (config.average_epochs if config.swa_lr else 0)
+        base = WarmupCosine(
+            config.learning_rate, steps_per_epoch * decay_epochs, warmup, config.swa_lr
+        )
     return Scaled(base, scale)
 
 
