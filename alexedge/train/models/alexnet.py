@@ -261,7 +261,7 @@ def alexnet_reduced(
     """Five conv + three FC layers as in the paper, batch norm after each, no LRN.
 
     The defaults are the built-in pipeline's quick network (806k parameters at 64x64
-    and 20 classes); the ``tiny-imagenet`` preset widens it to 0.75. ``pool2=False``
+    and 20 classes); the ``tiny-imagenet`` preset widens it to 0.5 without pool2. ``pool2=False``
     keeps conv3-5 at conv2's resolution, the paper's 13x13 (6x6 after pool5) at 56 px
     instead of 6x6 (2x2): 1.3x the MACs at width 0.5, and on Tiny ImageNet it overfits
     less (measured in the README's training rows).
