@@ -14,7 +14,7 @@ from train_data import tiny_config, write_color_dataset
 from alexedge.errors import ConfigError, ModelError
 from alexedge.train.averaging import AVERAGE_FILE, WeightAverage
 from alexedge.train.batch_norm import reestimate_batch_norm
-from alexedge.train.callbacks import STATE_FILE, read_state
+from alexedge.train.callbacks import STATE_FILE, read_history, read_state
 
 
 def _small_model(units: int = 3) -> keras.Model:
@@ -136,8 +136,6 @@ def test_the_model_is_the_average_with_fresh_batch_norm_statistics(averaged_run:
 
 
 def test_the_averaged_epochs_train_at_the_swa_rate(averaged_run: Path) -> None:
-    from alexedge.train.callbacks import read_history
-
     rates = [float(row["lr"]) for row in read_history(averaged_run)]
     assert rates[-1] == pytest.approx(0.05) and rates[0] != pytest.approx(0.05)
 
