@@ -96,9 +96,13 @@ def test_config_toml_trains_the_same_run_again(run: tuple[Path, str], tmp_path: 
     # Options given next to --config override it.
     changed = tmp_path / "changed"
     config = str(out / "config.toml")
-    result = _invoke("train", "--config", config, "--epochs", "1", "--out", str(changed))
+    result = _invoke(
+        "train", "--config", config, "--epochs", "1", "--trivial-augment", "--out", str(changed)
+    )
     assert result.exit_code == 0, result.output
-    assert tomllib.loads((changed / "config.toml").read_text())["train"]["epochs"] == 1
+    recipe = tomllib.loads((changed / "config.toml").read_text())["train"]
+    assert (recipe["epochs"], recipe["trivial_augment"]) == (1, True)
+    assert first["train"]["trivial_augment"] is False
 
 
 def test_evaluate_prints_and_records_top1_top5(run: tuple[Path, str]) -> None:

@@ -29,8 +29,8 @@ _RECIPE_OPTIONS = (
     "plateau_patience", "early_stopping_patience", "average_epochs", "swa_lr", "loss",
     "label_smoothing",
     "pca_lighting",
-    "random_resized_crop", "min_crop_area", "erasing", "mixup", "cutmix", "precision", "xla",
-    "strategy", "seed", "input_mode", "cache_dir",
+    "random_resized_crop", "min_crop_area", "erasing", "trivial_augment", "mixup", "cutmix",
+    "precision", "xla", "strategy", "seed", "input_mode", "cache_dir",
 )  # fmt: skip
 _OPTION_FIELDS = {"lr": "learning_rate", "size": "input_size"}
 _OPTION_NAMES = {field: option for option, field in _OPTION_FIELDS.items()}
@@ -128,6 +128,14 @@ def train(
     ] = None,
     erasing: Annotated[
         float | None, _opt("Random-erasing probability per image (0 off; Zhong et al. 0.5).")
+    ] = None,
+    trivial_augment: Annotated[
+        bool | None,
+        _opt(
+            "TrivialAugment: one random op (colour, contrast, equalize, rotate, shear, ...) "
+            "at a random strength per image.",
+            "--trivial-augment/--no-trivial-augment",
+        ),
     ] = None,
     mixup: Annotated[float | None, _opt("Mixup Beta alpha (0 off; e.g. 0.2).")] = None,
     cutmix: Annotated[

@@ -56,14 +56,17 @@ class Augmentation:
     ``min_crop_area``: Inception-style crops of ``min_crop_area``-1 of the image's area
     instead of the paper's fixed-size crop. ``erasing``: the probability of random
     erasing (Zhong et al. 2017: a rectangle of 2-33% of the crop filled with noise).
-    ``mixup`` / ``cutmix``: Beta(alpha, alpha) of batch mixing (Zhang et al. 2018; Yun
-    et al. 2019), 0 = off; with both on, each batch takes one of them at random.
+    ``trivial_augment``: one random photometric or geometric operation per image at a
+    random strength (``alexedge.train.trivial_augment``). ``mixup`` / ``cutmix``:
+    Beta(alpha, alpha) of batch mixing (Zhang et al. 2018; Yun et al. 2019), 0 = off;
+    with both on, each batch takes one of them at random.
     """
 
     pca_sigma: float = 0.1
     random_resized_crop: bool = False
     min_crop_area: float = 0.08
     erasing: float = 0.0
+    trivial_augment: bool = False
     mixup: float = 0.0
     cutmix: float = 0.0
 
@@ -121,6 +124,7 @@ class TrainConfig:
     random_resized_crop: bool = False
     min_crop_area: float = 0.08
     erasing: float = 0.0
+    trivial_augment: bool = False
     mixup: float = 0.0
     cutmix: float = 0.0
     precision: str = "float32"
@@ -225,6 +229,7 @@ class TrainConfig:
             random_resized_crop=self.random_resized_crop,
             min_crop_area=self.min_crop_area,
             erasing=self.erasing,
+            trivial_augment=self.trivial_augment,
             mixup=self.mixup,
             cutmix=self.cutmix,
         )

@@ -2,7 +2,7 @@
 
 Training (Krizhevsky et al. 2012, sec. 4.1): random ``input_size`` crop of the
 base image, horizontal flip, PCA colour noise; optionally the Inception-style
-random-resized crop instead of the fixed-size one, random erasing, and mixup or
+random-resized crop instead of the fixed-size one, TrivialAugment, random erasing, and mixup or
 CutMix of whole batches (``alexedge.train.config.Augmentation``). Evaluation: the centre crop,
 which is exactly ``alexedge.preprocess.eval_transform`` of the original file, or
 the paper's 10-crop (``ten_crop_predict``).
@@ -30,6 +30,7 @@ from alexedge.errors import DataError
 from alexedge.preprocess import center_crops, ten_crop
 from alexedge.train.config import Augmentation
 from alexedge.train.sources import TrainingSource, eval_images
+from alexedge.train.trivial_augment import trivial_augment
 
 __all__ = [
     "ERASING_AREA",
@@ -158,6 +159,10 @@ def _augmentation(
             image = tf.image.stateless_random_crop(image, [input_size, input_size, 3], seeds[0])
         image = tf.image.stateless_random_flip_left_right(image, seeds[1])
         image = tf.cast(image, tf.float32)
+        if augmentation.trivial_augment:
+            # Folded from the flip's seed: the other draws stay as without it.
+            op_seed = tf.random.experimental.stateless_fold_in(seeds[1], 1)
+            image = trivial_augment(image, op_seed)
         if pca_sigma > 0:
             alpha = tf.random.stateless_normal([3], seeds[2], stddev=pca_sigma)
             shift = tf.linalg.matvec(eigvec, alpha * eigval) * 255.0
