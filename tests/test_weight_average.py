@@ -15,6 +15,7 @@ from alexedge.errors import ConfigError, ModelError
 from alexedge.train.averaging import AVERAGE_FILE, WeightAverage
 from alexedge.train.batch_norm import reestimate_batch_norm
 from alexedge.train.callbacks import STATE_FILE, read_history, read_state
+from alexedge.train.config import TrainConfig
 
 
 def _small_model(units: int = 3) -> keras.Model:
@@ -102,15 +103,50 @@ def test_the_option_is_checked() -> None:
 
 
 @pytest.fixture(scope="module")
-def averaged_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def averaged(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, TrainConfig, list]:
+    """A run averaged over its last epoch, and the augmentation of every training
+    stream it built (the epochs', then the batch-norm re-estimate's)."""
+    import alexedge.train.loop as loop
     from alexedge.train.run_config import DataConfig, RunConfig
     from alexedge.train.session import train_run
 
     root = tmp_path_factory.mktemp("average")
     data = write_color_dataset(root / "data", per_class=8, val_per_class=2)
-    config = tiny_config(epochs=2, average_epochs=1, swa_lr=0.05, dropout=0.0)
-    train_run(RunConfig(DataConfig(data), config), root / "run")
-    return root / "run"
+    config = tiny_config(
+        epochs=2,
+        average_epochs=1,
+        swa_lr=0.05,
+        dropout=0.0,
+        mixup=0.2,
+        erasing=0.5,
+        trivial_augment=True,
+    )
+    streams = []
+    real_stream = loop.train_dataset
+
+    def recording_stream(*args, **kwargs):
+        streams.append(args[5])  # the Augmentation
+        return real_stream(*args, **kwargs)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(loop, "train_dataset", recording_stream)
+        train_run(RunConfig(DataConfig(data), config), root / "run")
+    return root / "run", config, streams
+
+
+@pytest.fixture(scope="module")
+def averaged_run(averaged: tuple[Path, TrainConfig, list]) -> Path:
+    return averaged[0]
+
+
+def test_batch_norm_is_re_estimated_on_plain_images(averaged: tuple) -> None:
+    _, config, streams = averaged
+    # Crops, flips and PCA lighting as in training; no mixing, erasing or
+    # TrivialAugment, which test images never have.
+    assert streams == [config.augmentation().plain()]
+    plain = streams[0]
+    assert (plain.mixup, plain.cutmix, plain.erasing, plain.trivial_augment) == (0, 0, 0, False)
+    assert plain.pca_sigma == config.pca_lighting > 0
 
 
 def _weights_by_name(path: Path) -> dict[str, np.ndarray]:

@@ -300,14 +300,15 @@ def _deploy_average(
     """Save the weight average, batch-norm statistics re-estimated, as ``best.keras``."""
     session.model.set_weights(average.weights())
     model = float32_model(session.model)
-    unmixed = dataclasses.replace(config.augmentation(), mixup=0.0, cutmix=0.0)
+    # Statistics of images like the test images: without mixing, erasing or
+    # TrivialAugment's solarized, equalized, sheared ones.
     batches = train_dataset(
         train_split,
         num_classes,
         config.input_size,
         config.batch_size,
         stats,
-        unmixed,
+        config.augmentation().plain(),
         config.seed,
         cache_dir=config.cache_dir,
     )
