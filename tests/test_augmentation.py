@@ -192,3 +192,35 @@ def test_augmentation_options_are_checked() -> None:
     for bad in ({"mixup": -1.0}, {"cutmix": -0.5}, {"erasing": 1.5}, {"min_crop_area": 0.0}):
         with pytest.raises(ConfigError):
             TrainConfig(**bad)
+
+
+def test_plain_epochs_drop_mixing_and_per_image_extras_from_their_epoch_on() -> None:
+    from alexedge.train.config import Augmentation
+    from alexedge.train.input_pipeline import train_epochs
+
+    split = _split(8)
+    stats = channel_stats(split.images)
+    heavy = Augmentation(mixup=0.4, erasing=1.0, trivial_augment=True)
+
+    def passes(augmentation: Augmentation, epochs: range, plain_from=None) -> list:
+        data = train_epochs(
+            split, CLASSES, SIZE, 8, stats, augmentation, 3, epochs, plain_from=plain_from
+        )
+        return [x.numpy() for x, _ in data.take(len(epochs))]  # one batch = one pass
+
+    first, second = passes(heavy, range(2), plain_from=1)
+    # Epoch 0 as a fully augmented run's, epoch 1 as a plain run's same epoch.
+    np.testing.assert_array_equal(first, passes(heavy, range(1))[0])
+    np.testing.assert_array_equal(second, passes(heavy.plain(), range(1, 2))[0])
+    assert not np.array_equal(second, passes(heavy, range(1, 2))[0])
+    assert heavy.plain() == Augmentation()  # crops, flips and PCA lighting stay on
+
+
+def test_plain_epochs_are_checked() -> None:
+    from alexedge.errors import ConfigError
+    from alexedge.train.config import TrainConfig
+
+    assert TrainConfig(epochs=4, plain_epochs=4).plain_epochs == 4
+    for bad in (-1, 5):
+        with pytest.raises(ConfigError, match="--plain-epochs must be between 0 and"):
+            TrainConfig(epochs=4, plain_epochs=bad)

@@ -104,8 +104,8 @@ def test_the_option_is_checked() -> None:
 
 @pytest.fixture(scope="module")
 def averaged(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, TrainConfig, list]:
-    """A run averaged over its last epoch, and the augmentation of every training
-    stream it built (the epochs', then the batch-norm re-estimate's)."""
+    """A run averaged over its last epoch, its last epoch plain, and the augmentation of
+    every training stream it built (the epochs', then the batch-norm re-estimate's)."""
     import alexedge.train.loop as loop
     from alexedge.train.run_config import DataConfig, RunConfig
     from alexedge.train.session import train_run
@@ -120,16 +120,22 @@ def averaged(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, TrainConfi
         mixup=0.2,
         erasing=0.5,
         trivial_augment=True,
+        plain_epochs=1,
     )
     streams = []
-    real_stream = loop.train_dataset
+    real_stream, real_epochs = loop.train_dataset, loop.train_epochs
 
     def recording_stream(*args, **kwargs):
         streams.append(args[5])  # the Augmentation
         return real_stream(*args, **kwargs)
 
+    def recording_epochs(*args, **kwargs):
+        streams.append(("epochs", args[5], args[7], kwargs["plain_from"]))
+        return real_epochs(*args, **kwargs)
+
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(loop, "train_dataset", recording_stream)
+        patch.setattr(loop, "train_epochs", recording_epochs)
         train_run(RunConfig(DataConfig(data), config), root / "run")
     return root / "run", config, streams
 
@@ -143,8 +149,9 @@ def test_batch_norm_is_re_estimated_on_plain_images(averaged: tuple) -> None:
     _, config, streams = averaged
     # Crops, flips and PCA lighting as in training; no mixing, erasing or
     # TrivialAugment, which test images never have.
-    assert streams == [config.augmentation().plain()]
-    plain = streams[0]
+    epochs, plain = streams
+    assert epochs == ("epochs", config.augmentation(), range(2), 1)  # epoch 2 plain
+    assert plain == config.augmentation().plain()
     assert (plain.mixup, plain.cutmix, plain.erasing, plain.trivial_augment) == (0, 0, 0, False)
     assert plain.pca_sigma == config.pca_lighting > 0
 

@@ -30,6 +30,7 @@ _RECIPE_OPTIONS = (
     "label_smoothing",
     "pca_lighting",
     "random_resized_crop", "min_crop_area", "erasing", "trivial_augment", "mixup", "cutmix",
+    "plain_epochs",
     "precision", "xla", "strategy", "seed", "input_mode", "cache_dir",
 )  # fmt: skip
 _OPTION_FIELDS = {"lr": "learning_rate", "size": "input_size"}
@@ -140,6 +141,13 @@ def train(
     mixup: Annotated[float | None, _opt("Mixup Beta alpha (0 off; e.g. 0.2).")] = None,
     cutmix: Annotated[
         float | None, _opt("CutMix Beta alpha (0 off; e.g. 1.0). With --mixup: one per batch.")
+    ] = None,
+    plain_epochs: Annotated[
+        int | None,
+        _opt(
+            "Train the last N epochs on plain crops and flips: no mixup, CutMix, erasing or "
+            "TrivialAugment (0: augment to the end)."
+        ),
     ] = None,
     precision: Annotated[
         str | None,

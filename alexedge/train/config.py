@@ -104,6 +104,10 @@ class TrainConfig:
     rate at that value through those N epochs, the cosine decaying to it before them
     (stochastic weight averaging, Izmailov et al. 2018): the averaged weights then come
     from different points of a wide optimum, not from one point at a rate near zero.
+    ``plain_epochs`` N > 0 trains the last N epochs on plain crops
+    (``Augmentation.plain``): the model ends fitted to images like the test images
+    rather than to mixed, erased or TrivialAugment-ed ones (He et al. 2019, "Data
+    augmentation revisited").
     """
 
     model: str = "alexnet-reduced"
@@ -132,6 +136,7 @@ class TrainConfig:
     trivial_augment: bool = False
     mixup: float = 0.0
     cutmix: float = 0.0
+    plain_epochs: int = 0  # the last N epochs without mixing, erasing, TrivialAugment
     precision: str = "float32"
     xla: bool = False
     strategy: str = "auto"
@@ -181,6 +186,11 @@ class TrainConfig:
             not self.swa_lr or (self.average_epochs and self.schedule == "cosine"),
             "--swa-lr is the constant rate of the averaged epochs after a cosine decay; "
             "it needs --average-epochs N and --schedule cosine",
+        )
+        _require(
+            0 <= self.plain_epochs <= self.epochs,
+            f"--plain-epochs must be between 0 and --epochs ({self.epochs}), "
+            f"got {self.plain_epochs}",
         )
         steps = self.step_epochs
         _require(

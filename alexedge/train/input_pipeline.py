@@ -94,8 +94,11 @@ def train_epochs(
     seed: int,
     epochs: range,
     cache_dir: str = "",
+    plain_from: int | None = None,
 ) -> tf.data.Dataset:
     """Batches for ``epochs`` (epoch numbers from 0), one pass each, then again forever.
+
+    Epochs from ``plain_from`` on take ``augmentation.plain()`` (``--plain-epochs``).
 
     Epoch ``e`` is shuffled and augmented from a seed made of ``seed`` and ``e`` alone,
     so a run resumed after epoch ``k`` sees exactly the batches the uninterrupted run
@@ -107,9 +110,19 @@ def train_epochs(
     unreadable file never runs dry before its last epoch.
     """
     source = TrainingSource(split, cache_dir)
-    augment = _augmentation(num_classes, input_size, stats, augmentation)
+    plain = augmentation.plain()
+    kinds = {
+        False: (_augmentation(num_classes, input_size, stats, augmentation), augmentation),
+        True: (_augmentation(num_classes, input_size, stats, plain), plain),
+    }
     passes = [
-        _pass(source, augment, augmentation, batch_size, seed * _EPOCH_STRIDE + e) for e in epochs
+        _pass(
+            source,
+            *kinds[plain_from is not None and e >= plain_from],
+            batch_size,
+            seed * _EPOCH_STRIDE + e,
+        )
+        for e in epochs
     ]
     data = functools.reduce(tf.data.Dataset.concatenate, passes)
     return data.repeat().prefetch(AUTOTUNE).with_options(_WITHOUT_GRAPH_REWRITES)

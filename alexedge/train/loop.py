@@ -225,6 +225,7 @@ def _datasets(
         config.seed,
         range(epochs_done, config.epochs),
         cache_dir=config.cache_dir,
+        plain_from=config.epochs - config.plain_epochs,
     )
     val = eval_dataset(val_split, num_classes, config.input_size, EVAL_BATCH_SIZE, config.cache_dir)
     # Every worker builds the same dataset (images or paths); shard it by element.
