@@ -112,16 +112,8 @@ def averaged(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, TrainConfi
 
     root = tmp_path_factory.mktemp("average")
     data = write_color_dataset(root / "data", per_class=8, val_per_class=2)
-    config = tiny_config(
-        epochs=2,
-        average_epochs=1,
-        swa_lr=0.05,
-        dropout=0.0,
-        mixup=0.2,
-        erasing=0.5,
-        trivial_augment=True,
-        plain_epochs=1,
-    )
+    heavy = {"mixup": 0.2, "erasing": 0.5, "trivial_augment": True, "dropout": 0.0}
+    config = tiny_config(epochs=2, average_epochs=1, swa_lr=0.05, plain_epochs=1, **heavy)
     streams = []
     real_stream, real_epochs = loop.train_dataset, loop.train_epochs
 
