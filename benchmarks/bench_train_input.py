@@ -51,6 +51,7 @@ from alexedge.train.config import PRECISIONS, TrainConfig
 from alexedge.train.distribute import make_strategy
 from alexedge.train.input_pipeline import train_epochs
 from alexedge.train.loop import build_network, compile_for_training, logits_model, steps_per_epoch
+from alexedge.train.precision import detect_precision
 from alexedge.train.presets import get_preset
 from alexedge.train.schedule import make_schedule
 
@@ -241,6 +242,8 @@ def main() -> None:
     config = get_preset(PRESET)
     if args.precision:
         config = config.replace(precision=args.precision)
+    if config.precision == "auto":  # resolved as train_run resolves it
+        config = config.replace(precision=detect_precision())
     make_strategy(config.strategy)  # before any other TensorFlow work, as train_run does
     dataset = load_dataset(args.data)
     samples = dataset.train[: args.limit] if args.limit else dataset.train
