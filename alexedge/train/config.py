@@ -81,8 +81,9 @@ class Augmentation:
         _require(self.cutmix >= 0, f"--cutmix must be >= 0 (0 = off), got {self.cutmix}")
 
     def plain(self) -> Augmentation:
-        """The crops, flips and PCA lighting alone: images as the model meets them at
-        test time but for those, e.g. to re-estimate batch-norm statistics on."""
+        """The crops, flips and PCA lighting alone, without mixing, erasing or
+        TrivialAugment: the training images closest to what the model meets at test
+        time, e.g. to re-estimate batch-norm statistics on."""
         return dataclasses.replace(self, erasing=0.0, trivial_augment=False, mixup=0.0, cutmix=0.0)
 
 
