@@ -43,7 +43,8 @@ PRESETS: dict[str, TrainConfig] = {
     #   it lifted the first subset (76.4% vs 73.7%) but not the second (73.6% vs 75.0% /
     #   73.8% for seeds 0 / 1) and underfitted: training loss and validation loss still
     #   falling at the last epoch. 80 epochs: 76.2% and 75.5% centre, 77.4% and 77.4%
-    #   10-crop, the first recipe above 75% on both.
+    #   10-crop, the first recipe above 75% on both; seed 1: 75.6% and 73.5% (77.7%
+    #   and 76.5% 10-crop), so b is not yet reliably above 75%.
     # - average_epochs 5: the model is the mean of the last 5 epochs with batch-norm
     #   statistics re-estimated on plain crops, not the epoch picked on the validation
     #   images. The re-estimate is what counts: BN statistics gathered on mixup batches
