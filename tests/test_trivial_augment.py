@@ -28,7 +28,7 @@ def _ours(image: np.ndarray, name: str, strength: float, sign: float = 1.0) -> n
 
     from alexedge.train.trivial_augment import apply_op
 
-    out = apply_op(tf.constant(image, tf.float32), name, strength, sign).numpy()
+    out = apply_op(tf.constant(image[None], tf.float32), name, strength, sign).numpy()[0]
     assert out.shape == image.shape and out.min() >= 0 and out.max() <= 255
     return out
 
@@ -125,17 +125,27 @@ def test_one_op_per_image_drawn_from_the_seed(image: np.ndarray) -> None:
 
     from alexedge.train.trivial_augment import OPS, apply_op, draw_op, trivial_augment
 
-    tensor = tf.constant(image, tf.float32)
-    seen = set()
-    for seed in range(120):
-        index, strength, sign = (v.numpy() for v in draw_op(tf.constant([seed, 7])))
-        seen.add(int(index))
-        assert 0 <= strength < 1 and sign in (-1.0, 1.0)
-        out = trivial_augment(tensor, tf.constant([seed, 7])).numpy()
-        np.testing.assert_array_equal(out, apply_op(tensor, OPS[index], strength, sign).numpy())
-    assert seen == set(range(len(OPS)))
+    draws = [draw_op(tf.constant([seed, 7])) for seed in range(120)]
+    index, strength, sign = (tf.stack(values) for values in zip(*draws, strict=True))
+    assert set(index.numpy()) == set(range(len(OPS)))
+    assert (strength.numpy() >= 0).all() and (strength.numpy() < 1).all()
+    assert set(sign.numpy()) == {-1.0, 1.0}
+    # Different images, so that a mix-up of positions shows.
+    rng = np.random.default_rng(3)
+    shifts = rng.integers(-20, 21, (120, 1, 1, 3))
+    batch = tf.constant(np.clip(image[None].astype(np.int32) + shifts, 0, 255), tf.float32)
+    out = trivial_augment(batch, index, strength, sign).numpy()
+    for i, (k, s, g) in enumerate(zip(index.numpy(), strength.numpy(), sign.numpy(), strict=True)):
+        alone = apply_op(batch[i : i + 1], OPS[k], s, g).numpy()[0]
+        np.testing.assert_array_equal(out[i], alone, err_msg=f"image {i}, {OPS[k]}")
+    # Two images: most ops have none to work on (an empty batch each).
+    few = trivial_augment(batch[:2], index[:2], strength[:2], sign[:2]).numpy()
+    np.testing.assert_array_equal(few, out[:2])
+    # The input pipeline runs it as a graph, rewritten by Grappler: the same pixels.
+    data = tf.data.Dataset.from_tensors((batch, index, strength, sign)).map(trivial_augment)
+    np.testing.assert_array_equal(next(iter(data)).numpy(), out)
     with pytest.raises(ValueError, match="unknown TrivialAugment op"):
-        apply_op(tensor, "invert", 0.5)
+        apply_op(batch, "invert", 0.5)
 
 
 def test_training_stream_with_trivial_augment_is_seeded_and_in_range() -> None:
