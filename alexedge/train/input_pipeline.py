@@ -152,9 +152,10 @@ class _Augment:
     ``per_image`` takes (base image, label, 6 seed values), crops and flips, and makes
     every other random draw of that image; ``per_batch`` applies TrivialAugment, PCA
     lighting and random erasing to a batch at once from those draws, in that order.
-    The draws are per image and seeded per image, so the stream is the one a
-    per-image pipeline gives; batching the ops spares the fixed cost of their small
-    kernels per image (with TrivialAugment, a tenth of training throughput here).
+    The draws are per image and seeded per image, and each op's result for an image
+    does not depend on its batch, so the stream is the one per-image augmentation
+    gives; batched, TrivialAugment's kernels launch once per batch, not per image.
+    (The crop and flip gain nothing from batching: they stay per image.)
     """
 
     def __init__(

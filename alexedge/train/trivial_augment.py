@@ -60,9 +60,9 @@ def trivial_augment(
     """A batch (N, H, W, 3) of float32 0-255 pixel values, image ``i`` with op
     ``OPS[index[i]]`` at ``strength[i]`` and ``sign[i]`` (the draws of ``draw_op``).
 
-    Each op runs once on the images that drew it: per image, the same ops cost the
-    training input a tenth of its throughput on a 2-core CPU, nearly all of it the
-    fixed cost of launching ~20-90 small kernels per image.
+    Each op runs once on the images that drew it, so its kernels launch once per
+    batch rather than once per image: the training input's CPU time per image with
+    TrivialAugment fell from ~290 to ~220 us on a 2-core CPU (~135 without it).
     """
     images = tf.convert_to_tensor(images, tf.float32)
     positions = tf.range(tf.shape(images)[0])
