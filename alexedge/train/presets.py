@@ -44,8 +44,9 @@ PRESETS: dict[str, TrainConfig] = {
     #   73.8% for seeds 0 / 1) and underfitted: training loss and validation loss still
     #   falling at the last epoch. 80 epochs: 76.2% / 75.5% centre for seed 0 but
     #   75.6% / 73.5% for seed 1 (per-image TrivialAugment, before its rotations were
-    #   worked out in float64). 100 epochs, seeds 0 / 1: b 76.7% / 75.7% centre
-    #   (78.0% / 76.8% 10-crop); a: see the README. ~11 s an epoch alone here.
+    #   worked out in float64). 100 epochs, seeds 0 / 1: a 75.0% / 76.6% centre
+    #   (76.9% / 77.8% 10-crop), b 76.7% / 75.7% (78.0% / 76.8%); 13 s an epoch alone
+    #   here, 23-25 min a whole run.
     # - average_epochs 5: the model is the mean of the last 5 epochs with batch-norm
     #   statistics re-estimated on plain crops, not the epoch picked on the validation
     #   images. The re-estimate is what counts: BN statistics gathered on mixup batches
