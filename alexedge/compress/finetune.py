@@ -54,6 +54,10 @@ def finetune(
     learning_rate: float | None = None,
 ) -> None:
     """Train ``model`` in place for ``config.finetune_epochs`` epochs."""
+    # The dropout masks draw from Keras' global random state, which nothing in a
+    # compress run (the model comes from a file) has seeded: without this, the same
+    # fine-tune gave different weights in each process.
+    keras.utils.set_random_seed(config.seed)
     total = steps_per_epoch(data) * config.finetune_epochs
     peak = learning_rate or config.finetune_learning_rate
     schedule = WarmupCosine(peak, total, 0)
