@@ -40,7 +40,8 @@ class CompressConfig:
         finetune_mixing: fine-tunes mix batches (mixup/CutMix) as the run's recipe
             did. Off (the default), they keep the recipe's per-image augmentation but
             train on real images: a 90%-pruned Tiny ImageNet-20 model (74.9% before)
-            kept 72.3% and 73.0% unmixed against 71.2% mixed.
+            kept 72.3% and 73.0% unmixed (two runs, before fine-tunes were seeded)
+            against 71.2% mixed.
         skip_layers: Conv2D/Dense layers never pruned or clustered (the first conv
             holds few weights and every later feature depends on it).
         allocation: ``uniform`` or ``size`` (per-layer targets, see ``ALLOCATIONS``).
