@@ -20,8 +20,9 @@ def test_the_same_fine_tune_gives_the_same_weights() -> None:
     from alexedge.compress.finetune import finetune
 
     data = tiny_finetune_data(n=32)
-    start = tiny_model(data).get_weights()
-    assert any(isinstance(layer, keras.layers.Dropout) for layer in tiny_model(data).layers)
+    first = tiny_model(data)
+    start = first.get_weights()
+    assert any(isinstance(layer, keras.layers.Dropout) for layer in first.layers)
     results = []
     for state in (11, 12):  # two processes whose random state differs
         model = tiny_model(data)
