@@ -16,20 +16,20 @@ import sys
 
 _CHILD = r"""
 import http.server, os, resource, struct, sys, tempfile, threading, zlib
-from alexedge.data import fetch_verify
+from alexedge.data.fetch import verify
 from alexedge.data.fetch import FetchConfig, fetch_dataset
 
 mode = sys.argv[1]
 if mode.startswith("decode"):  # PNGs take the path other formats take
     import io
     from PIL import Image
-    budget = fetch_verify.DecodeBudget(FetchConfig.decode_budget)
+    budget = verify.DecodeBudget(FetchConfig.decode_budget)
     def decode(data):
         with Image.open(io.BytesIO(data)) as img:
-            fetch_verify._decode_small(img, budget)
-    fetch_verify._check_png_stream = decode
+            verify._decode_small(img, budget)
+    verify._check_png_stream = decode
 if mode == "decode-no-trim":
-    fetch_verify._return_freed_memory = lambda: None
+    verify._return_freed_memory = lambda: None
 
 def chunk(kind, body):
     crc = zlib.crc32(body, zlib.crc32(kind))

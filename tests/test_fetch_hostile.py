@@ -32,10 +32,10 @@ import pytest
 from PIL import Image
 
 from alexedge.data.fetch import MANIFEST_NAME, FetchConfig, fetch_dataset, format_summary
-from alexedge.data.fetch_http import ascii_int
-from alexedge.data.fetch_paths import TEMP_SUFFIX
-from alexedge.data.fetch_types import Failure
-from alexedge.data.fetch_verify import DecodeBudget, check_content
+from alexedge.data.fetch.http import ascii_int
+from alexedge.data.fetch.paths import TEMP_SUFFIX
+from alexedge.data.fetch.types import Failure
+from alexedge.data.fetch.verify import DecodeBudget, check_content
 from alexedge.errors import DataError
 
 DRIP_SECONDS = 0.2  # between bytes: each read returns well inside the read timeout
@@ -348,13 +348,13 @@ def test_leftover_temp_files_are_removed_and_others_kept(server: _Server, tmp_pa
 
 _KILL_SCRIPT = """
 import os, sys, time
-from alexedge.data import fetch_paths
+from alexedge.data.fetch.paths import TEMP_SUFFIX
 from alexedge.data.fetch import FetchConfig, fetch_dataset
 
 real_replace = os.replace
 
 def pause_in_flight(src, dst, *args, **kwargs):
-    if str(src).endswith(fetch_paths.TEMP_SUFFIX) and "manifest" not in str(src):
+    if str(src).endswith(TEMP_SUFFIX) and "manifest" not in str(src):
         print("IN_FLIGHT", flush=True)
         time.sleep(60)
     return real_replace(src, dst, *args, **kwargs)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from alexedge.data.fetch_manifest import MANIFEST_NAME
+from alexedge.data.fetch.manifest import MANIFEST_NAME
 from alexedge.errors import DataError
 
 __all__ = ["read_lists"]

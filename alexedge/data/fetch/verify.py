@@ -27,7 +27,7 @@ from collections.abc import Callable, Iterator
 
 from PIL import Image
 
-from alexedge.data.fetch_types import Failure
+from alexedge.data.fetch.types import Failure
 from alexedge.data.files import IMAGE_SUFFIXES
 from alexedge.preprocess import MAX_IMAGE_PIXELS
 

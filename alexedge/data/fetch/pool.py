@@ -15,7 +15,7 @@ import threading
 from collections.abc import Callable, Iterable, Iterator
 from types import FrameType
 
-from alexedge.data.fetch_types import Outcome, Task
+from alexedge.data.fetch.types import Outcome, Task
 
 __all__ = ["run_pool", "stop_on_signals"]
 

@@ -6,8 +6,8 @@ file is checked before it is kept, every URL's fate is recorded in ``manifest.js
 so a rerun resumes instead of starting over, and nothing the lists, the URLs, the
 servers or a planted symlink say can make us write outside ``OUT``.
 
-Worker threads only download and check bytes (``fetch_http``, ``fetch_verify``);
-every write under ``OUT`` happens on the calling thread (``fetch_store``), so that
+Worker threads only download and check bytes (``http``, ``verify``);
+every write under ``OUT`` happens on the calling thread (``store``), so that
 state needs no locks and at most one file is ever half-written.
 """
 
@@ -22,19 +22,19 @@ from pathlib import Path
 
 from PIL import Image
 
-from alexedge.data.fetch_config import FetchConfig
-from alexedge.data.fetch_http import Downloader
-from alexedge.data.fetch_lists import read_lists
-from alexedge.data.fetch_manifest import MANIFEST_NAME, Manifest, Record
-from alexedge.data.fetch_paths import checked_path, prepare_out, sweep_temp_files
-from alexedge.data.fetch_pool import run_pool, stop_on_signals
-from alexedge.data.fetch_store import Store
-from alexedge.data.fetch_types import Failure, Key, Outcome, Task
-from alexedge.data.fetch_verify import DecodeBudget, check_content
+from alexedge.data.fetch.config import FetchConfig
+from alexedge.data.fetch.http import Downloader
+from alexedge.data.fetch.lists import read_lists
+from alexedge.data.fetch.manifest import MANIFEST_NAME, Manifest, Record
+from alexedge.data.fetch.paths import checked_path, prepare_out, sweep_temp_files
+from alexedge.data.fetch.pool import run_pool, stop_on_signals
+from alexedge.data.fetch.store import Store
+from alexedge.data.fetch.types import Failure, Key, Outcome, Task
+from alexedge.data.fetch.verify import DecodeBudget, check_content
 from alexedge.errors import DataError
 from alexedge.progress import progress_bar
 
-__all__ = ["MANIFEST_NAME", "FetchConfig", "FetchSummary", "fetch_dataset", "format_summary"]
+__all__ = ["FetchSummary", "fetch_dataset", "format_summary"]
 
 
 @dataclass(frozen=True)
@@ -86,7 +86,7 @@ def fetch_dataset(config: FetchConfig) -> FetchSummary:
     downloader = Downloader(config, stop)
     try:
         # Filters are process-wide and not thread-safe: set once here, not in workers.
-        # Our own pixel cap (fetch_verify) replaces Pillow's warning.
+        # Our own pixel cap (verify) replaces Pillow's warning.
         with warnings.catch_warnings(), stop_on_signals(stop, downloader.abort):
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             store = Store(out, manifest, config.placeholder_threshold)

@@ -4,7 +4,7 @@ Bodies are read with ``read1`` (whatever has arrived, up to 64 KiB) rather than
 fixed-size reads: a fixed read of 64 KiB blocks until the chunk fills, which at
 1 B/s is 18 hours, and the deadline is checked only between reads. Socket timeouts
 are sized to what is left of the deadline, a body must keep up a minimum rate, and
-the watchdog (``fetch_deadline``) cuts whatever still blocks.
+the watchdog (``deadline``) cuts whatever still blocks.
 """
 
 from __future__ import annotations
@@ -17,9 +17,9 @@ from urllib.parse import urlsplit
 import requests
 import urllib3.exceptions as u3
 
-from alexedge.data.fetch_config import FetchConfig
-from alexedge.data.fetch_deadline import Deadline, Watchdog, WatchedAdapter
-from alexedge.data.fetch_types import Failure
+from alexedge.data.fetch.config import FetchConfig
+from alexedge.data.fetch.deadline import Deadline, Watchdog, WatchedAdapter
+from alexedge.data.fetch.types import Failure
 
 __all__ = ["Downloader", "ascii_int", "is_http_url"]
 

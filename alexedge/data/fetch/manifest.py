@@ -12,8 +12,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-from alexedge.data.fetch_paths import checked_path, open_append, open_read, write_file
-from alexedge.data.fetch_types import Key
+from alexedge.data.fetch.paths import checked_path, open_append, open_read, write_file
+from alexedge.data.fetch.types import Key
 from alexedge.errors import DataError
 
 __all__ = ["MANIFEST_NAME", "Manifest", "Record"]

@@ -9,9 +9,9 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
-from alexedge.data.fetch_manifest import Manifest, Record
-from alexedge.data.fetch_paths import remove_file, safe_name, write_file
-from alexedge.data.fetch_types import Key, Outcome
+from alexedge.data.fetch.manifest import Manifest, Record
+from alexedge.data.fetch.paths import remove_file, safe_name, write_file
+from alexedge.data.fetch.types import Key, Outcome
 
 __all__ = ["Store"]
 
