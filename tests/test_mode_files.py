@@ -105,11 +105,29 @@ def input_type(data: bytes) -> str:
     return types[graph.tensors[int(graph.inputs[0])].type].lower()
 
 
-def test_every_mode_has_a_converter_setup() -> None:
-    from alexedge.compress.convert import AFTER_CONVERSION, CONVERTER_SETUP
+def test_every_mode_names_a_converter_function() -> None:
+    from alexedge.compress.convert import converter_setup
 
-    assert set(CONVERTER_SETUP) == set(MODES)
-    assert set(AFTER_CONVERSION) <= set(MODES)
+    for mode in MODES:
+        assert callable(converter_setup(mode))
+
+
+def test_a_row_naming_no_converter_function_is_refused(monkeypatch) -> None:
+    from dataclasses import replace
+
+    from alexedge.compress.convert import converter_setup
+
+    monkeypatch.setitem(MODES, "int8", replace(MODES["int8"], converter="setup_missing"))
+    with pytest.raises(ModelError, match="names no converter function"):
+        converter_setup("int8")
+
+
+def test_io_choices_and_error_reports_come_from_the_rows() -> None:
+    from alexedge.modes import ACCUMULATED, IO_TYPES, ISOLATED, modes_with_error_report
+
+    assert MODES["int8"].input_dtypes == IO_TYPES
+    assert modes_with_error_report(ISOLATED) == ("int8",)
+    assert modes_with_error_report(ACCUMULATED) == ("int16x8", "int4")
 
 
 @pytest.mark.parametrize("mode", list(MODES))
@@ -148,10 +166,10 @@ def test_int16x8_refuses_a_model_with_lrn() -> None:
 
 
 def test_int16x8_refuses_a_mixed_file(files) -> None:
-    from alexedge.compress.convert import AFTER_CONVERSION
+    from alexedge.compress.convert import only_int16
 
     with pytest.raises(ModelError, match="no 16-bit-activation kernel for CONV_2D"):
-        AFTER_CONVERSION["int16x8"](files["int8"], True)
+        only_int16(files["int8"], True)
 
 
 def test_int4_without_the_extra_names_the_install_line(tiny, monkeypatch) -> None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from alexedge.config import require as _require
-from alexedge.modes import DEFAULT_MODES, MODES, QUANTIZATION_MODES
+from alexedge.modes import DEFAULT_MODES, IO_TYPES, MODES, QUANTIZATION_MODES
 
 __all__ = [
     "ALLOCATIONS",
@@ -21,7 +21,6 @@ __all__ = [
     "parse_name_list",
 ]
 
-IO_TYPES = ("uint8", "int8", "float32")
 # How a pruning target is spread over layers: the same share everywhere, or by the
 # Erdős-Rényi-Kernel score, more where a layer has many weights per unit (see
 # ``prune.allocate_sparsity``).

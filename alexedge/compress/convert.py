@@ -31,21 +31,24 @@ import tf_keras as keras
 from alexedge.compress.int4 import int4_weights, require_quantizer
 from alexedge.compress.tflite_ops import list_ops
 from alexedge.errors import ConfigError, ModelError
-from alexedge.modes import get_mode
+from alexedge.modes import IO_TYPES, get_mode
 from alexedge.quiet import native_stderr_filtered
 
 __all__ = [
-    "AFTER_CONVERSION",
-    "CONVERTER_SETUP",
-    "INTEGER_IO_TYPES",
     "Export",
+    "Finish",
     "convert",
+    "converter_setup",
     "exporter",
+    "only_int16",
     "run_converter",
+    "setup_dynamic",
+    "setup_float16",
+    "setup_float32",
+    "setup_int4",
+    "setup_int8",
+    "setup_int16x8",
 ]
-
-INTEGER_IO_TYPES = {"uint8": tf.uint8, "int8": tf.int8, "float32": tf.float32}
-
 
 Export = Callable[..., bytes]
 
@@ -108,10 +111,7 @@ def _convert(
     spec = get_mode(mode)
     if spec.needs_calibration and (calibration is None or len(calibration) == 0):
         raise ConfigError(f"{mode} quantization needs calibration images")
-    after = AFTER_CONVERSION.get(mode)
-    if mode == "int4":
-        require_quantizer()  # before a conversion whose result could not be used
-    CONVERTER_SETUP[mode](converter, calibration, io_type)
+    finish = converter_setup(mode)(converter, calibration, io_type)
     if not per_channel:
         # The converter's only switch for it; private but unchanged since TF 2.4.
         # (A float32 conversion ignores it; int4 takes per_channel itself.)
@@ -120,7 +120,15 @@ def _convert(
         data = run_converter(converter)
     except Exception as e:
         raise _conversion_error(mode, e) from e
-    return data if after is None else after(data, per_channel)
+    return data if finish is None else finish(data, per_channel)
+
+
+def converter_setup(mode: str) -> Setup:
+    """The converter function ``mode``'s row names (``QuantizationMode.converter``)."""
+    setup = globals().get(get_mode(mode).converter)
+    if not callable(setup):
+        raise ModelError(f"mode {mode!r} names no converter function in {__name__}")
+    return setup
 
 
 def run_converter(converter: tf.lite.TFLiteConverter) -> bytes:
@@ -136,7 +144,7 @@ def run_converter(converter: tf.lite.TFLiteConverter) -> bytes:
 
 def _conversion_error(mode: str, error: Exception) -> ModelError:
     unsupported = re.findall(r"not yet supported for op: '(\w+)'", str(error))
-    if mode == "int16x8" and unsupported:
+    if get_mode(mode).activation_bits == 16 and unsupported:
         return _no_int16_kernel(sorted(set(unsupported)))
     return ModelError(f"TFLite conversion ({mode}) failed: {_summary(error)}")
 
@@ -159,42 +167,68 @@ def _summary(error: Exception) -> str:
     return summary if len(summary) <= 400 else summary[:397] + "..."
 
 
-Setup = Callable[[tf.lite.TFLiteConverter, "np.ndarray | None", str], None]
+# From the converter's bytes (and ``per_channel``) to the file: a check that refuses
+# what the mode's name would misdescribe, or the quantizer the converter lacks.
+Finish = Callable[[bytes, bool], bytes]
+# A mode's converter function (``QuantizationMode.converter``): sets the converter up
+# for the mode and returns its finishing step, if any. The per-layer error report
+# calls it too, then stops the converter after calibration.
+Setup = Callable[[tf.lite.TFLiteConverter, "np.ndarray | None", str], "Finish | None"]
 
 
-def _float32(converter: tf.lite.TFLiteConverter, calibration: object, io_type: str) -> None:
+def setup_float32(
+    converter: tf.lite.TFLiteConverter, calibration: object, io_type: str
+) -> Finish | None:
     del converter, calibration, io_type  # the converter's defaults are float32
+    return None
 
 
-def _dynamic(converter: tf.lite.TFLiteConverter, calibration: object, io_type: str) -> None:
+def setup_dynamic(
+    converter: tf.lite.TFLiteConverter, calibration: object, io_type: str
+) -> Finish | None:
     converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    return None
 
 
-def _float16(converter: tf.lite.TFLiteConverter, calibration: object, io_type: str) -> None:
+def setup_float16(
+    converter: tf.lite.TFLiteConverter, calibration: object, io_type: str
+) -> Finish | None:
     converter.optimizations = [tf.lite.Optimize.DEFAULT]
     converter.target_spec.supported_types = [tf.float16]
+    return None
 
 
-def _full_int8(
+def setup_int8(
     converter: tf.lite.TFLiteConverter, calibration: np.ndarray | None, io_type: str
-) -> None:
-    if io_type not in INTEGER_IO_TYPES:
-        raise ConfigError(f"unknown I/O type {io_type!r}; choose from {sorted(INTEGER_IO_TYPES)}")
+) -> Finish | None:
+    if io_type not in IO_TYPES:
+        raise ConfigError(f"unknown I/O type {io_type!r}; choose from {sorted(IO_TYPES)}")
     _calibrate(converter, calibration, "int8")
     converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-    converter.inference_input_type = INTEGER_IO_TYPES[io_type]
-    converter.inference_output_type = INTEGER_IO_TYPES[io_type]
+    converter.inference_input_type = tf.as_dtype(io_type)
+    converter.inference_output_type = tf.as_dtype(io_type)
+    return None
 
 
-def _int16x8(
+def setup_int16x8(
     converter: tf.lite.TFLiteConverter, calibration: np.ndarray | None, io_type: str
-) -> None:
+) -> Finish | None:
     del io_type  # float32 I/O: MediaPipe takes float32 with metadata, never int16
     _calibrate(converter, calibration, "int16x8")
     # This op set alone, without TFLITE_BUILTINS: an op lacking a 16-bit kernel fails
     # the conversion instead of silently staying float in a mixed file.
     ops = tf.lite.OpsSet.EXPERIMENTAL_TFLITE_BUILTINS_ACTIVATIONS_INT16_WEIGHTS_INT8
     converter.target_spec.supported_ops = [ops]
+    return only_int16
+
+
+def setup_int4(
+    converter: tf.lite.TFLiteConverter, calibration: object, io_type: str
+) -> Finish | None:
+    """The float32 conversion, then litert-quantizer's int4 weights (``int4.py``)."""
+    require_quantizer()  # before a conversion whose result could not be used
+    setup_float32(converter, calibration, io_type)
+    return int4_weights
 
 
 def _calibrate(
@@ -222,7 +256,7 @@ def _calibrate(
     converter.representative_dataset = representative
 
 
-def _only_int16(data: bytes, per_channel: bool) -> bytes:
+def only_int16(data: bytes, per_channel: bool) -> bytes:
     """``data`` if every op computes on int16; a mixed file is refused, never written."""
     del per_channel
     mixed = sorted(
@@ -236,21 +270,3 @@ def _only_int16(data: bytes, per_channel: bool) -> bytes:
     if mixed:
         raise _no_int16_kernel(mixed)
     return data
-
-
-# One setup per row of ``alexedge.modes.MODES`` (a test checks they match).
-CONVERTER_SETUP: dict[str, Setup] = {
-    "float32": _float32,
-    "dynamic": _dynamic,
-    "float16": _float16,
-    "int8": _full_int8,
-    "int16x8": _int16x8,
-    "int4": _float32,  # then AFTER_CONVERSION
-}
-
-# A step from the converter's bytes to the file: a check that refuses what the mode's
-# name would misdescribe, or the quantizer the converter lacks (int4 weights).
-AFTER_CONVERSION: dict[str, Callable[[bytes, bool], bytes]] = {
-    "int16x8": _only_int16,
-    "int4": int4_weights,
-}

@@ -41,7 +41,7 @@ from alexedge.config import config_to_dict
 from alexedge.data.decode import DecodedSplit
 from alexedge.errors import AlexEdgeError
 from alexedge.metrics import ranked_classes, top_k_scores
-from alexedge.modes import MODES, QUANTIZATION_MODES
+from alexedge.modes import ACCUMULATED, ISOLATED, MODES, QUANTIZATION_MODES
 from alexedge.predictions import read_predictions, write_predictions
 from alexedge.preprocess import MODEL_INPUT_MEAN, MODEL_INPUT_STD, center_crops
 from alexedge.run import BEST_MODEL, LABELS, PREDICTIONS, VARIANTS_DIR, VARIANTS_JSON
@@ -369,9 +369,7 @@ def _layer_variants(
 ) -> list[tuple[VariantMeasurement, np.ndarray]]:
     """The per-layer error report of each post-training integer variant (into ``extras``)
     and its ``--float-layers`` / ``--auto-float`` siblings, measured like any variant."""
-    from alexedge.compress.layer_errors import ERROR_MODES
-
-    modes = [m for m in plan.modes if m in ERROR_MODES]
+    modes = [m for m in plan.modes if MODES[m].error_report == ISOLATED]
     wanted = config.layer_errors or config.float_layers or config.auto_float
     if plan.qat or not modes or not wanted:  # QAT models carry their own ranges
         return []
@@ -409,9 +407,7 @@ def _accumulated_layer_errors(
 ) -> None:
     """The accumulated per-layer error of each int16x8/int4 variant just written (into
     ``extras``): the debugger the int8 report uses takes neither mode."""
-    from alexedge.compress.tensor_errors import ACCUMULATED_MODES
-
-    modes = [m for m in plan.modes if m in ACCUMULATED_MODES]
+    modes = [m for m in plan.modes if MODES[m].error_report == ACCUMULATED]
     if not modes or not config.layer_errors:
         return
     from alexedge.compress.layer_errors import weight_layers

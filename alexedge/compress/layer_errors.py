@@ -47,10 +47,10 @@ from typing import Any
 import numpy as np
 
 from alexedge.errors import ConfigError, ModelError
+from alexedge.modes import ISOLATED, get_mode, modes_with_error_report
 from alexedge.quiet import native_stderr_filtered
 
 __all__ = [
-    "ERROR_MODES",
     "WEIGHT_OPS",
     "Calibrated",
     "LayerError",
@@ -62,16 +62,6 @@ __all__ = [
     "snr_db",
     "weight_layers",
 ]
-
-# Modes whose export can be calibrated, debugged and quantized again here, with the
-# activation type ``mlir_quantize`` takes (a name of tensorflow/compiler/mlir/lite
-# types.proto). int16x8 is not here: ``mlir_quantize``, the only TFLite quantizer with
-# NumericVerify and denylisted nodes, fails at 16 bits on the normalize layer's SUB
-# ("'tfl.sub' op failed to verify that binary op operands have same element type": an
-# int16 input against an int8 constant, TF 2.21), which is why the converter quantizes
-# 16x8 with its older calibrator, which has neither. int16x8 and int4 get an accumulated
-# report instead (``tensor_errors.ACCUMULATED_MODES``).
-ERROR_MODES: dict[str, str] = {"int8": "QUANTIZED_INT8"}
 
 # The TFLite ops a Keras Conv2D/Dense/DepthwiseConv2D layer becomes (``weight_layers``).
 # Only their outputs are a layer's output: an int4 file also names each weight's
@@ -102,7 +92,7 @@ class LayerError:
             "snr_db": round(self.snr_db, 3),
             "rmse_over_scale": round(self.rmse_over_scale, 4),
             "scale": self.scale,
-            "method": "isolated",  # the debugger's; tensor_errors' rows are "accumulated"
+            "method": ISOLATED,  # the debugger's; tensor_errors' rows are ACCUMULATED
         }
 
 
@@ -112,7 +102,7 @@ class Calibrated:
 
     Attributes:
         data: the calibrated flatbuffer (float ops, ranges as statistics).
-        mode: the quantization mode it was calibrated for (a key of ``ERROR_MODES``).
+        mode: the quantization mode it was calibrated for (a row with a ``debugger_type``).
         io_type: input/output type the quantized model takes (``uint8``...).
         per_channel: one weight scale per output channel.
         images: the calibration images, fed again to the debug model.
@@ -139,16 +129,14 @@ class Calibrated:
         from tensorflow.compiler.mlir.lite import types_pb2
         from tensorflow.lite.python import convert as tflite_convert
 
-        from alexedge.compress.convert import INTEGER_IO_TYPES
-
-        io = tf.float32 if debug else INTEGER_IO_TYPES[self.io_type]
+        io = tf.float32 if debug else tf.as_dtype(self.io_type)
         try:
             # mlir_quantize prints its settings on fd 2 at every call.
             with native_stderr_filtered():
                 data = tflite_convert.mlir_quantize(
                     self.data,
                     disable_per_channel=not self.per_channel,
-                    inference_type=types_pb2.IODataType.Value(ERROR_MODES[self.mode]),
+                    inference_type=types_pb2.IODataType.Value(get_mode(self.mode).debugger_type),
                     input_data_type=io,
                     output_data_type=io,
                     enable_numeric_verify=debug,
@@ -207,9 +195,12 @@ def calibrate(
 
 
 def _check_mode(mode: str) -> None:
-    if mode not in ERROR_MODES:
+    # mlir_quantize, the only TFLite quantizer with NumericVerify and denylisted nodes,
+    # takes the modes with a debugger type (see ``alexedge.modes.ISOLATED``).
+    if get_mode(mode).error_report != ISOLATED:
+        available = sorted(modes_with_error_report(ISOLATED))
         raise ConfigError(
-            f"no per-layer error report for {mode!r} exports; available for {sorted(ERROR_MODES)}"
+            f"no per-layer error report for {mode!r} exports; available for {available}"
         )
 
 
@@ -223,13 +214,13 @@ def _calibrate(
 ) -> Calibrated:
     import tensorflow as tf
 
-    from alexedge.compress.convert import CONVERTER_SETUP, run_converter
+    from alexedge.compress.convert import converter_setup, run_converter
 
     _check_mode(mode)
     converter = tf.lite.TFLiteConverter.from_saved_model(folder)
     # The mode's own setup (calibration checks, representative set, I/O types), then
     # stop before quantizing: the ranges are recorded, the ops still float.
-    CONVERTER_SETUP[mode](converter, calibration, io_type)
+    converter_setup(mode)(converter, calibration, io_type)
     converter._experimental_calibrate_only = True
     try:
         data = run_converter(converter)

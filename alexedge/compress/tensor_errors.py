@@ -50,18 +50,13 @@ import numpy as np
 
 from alexedge.compress.layer_errors import layer_outputs, snr_db
 from alexedge.errors import ModelError
+from alexedge.modes import ACCUMULATED
 
 __all__ = [
-    "ACCUMULATED",
-    "ACCUMULATED_MODES",
     "AccumulatedError",
     "accumulated_errors",
     "format_accumulated_errors",
 ]
-
-# Modes whose variants get this report (``compress`` with ``layer_errors`` on).
-ACCUMULATED_MODES = ("int16x8", "int4")
-ACCUMULATED = "accumulated"
 
 
 @dataclass(frozen=True)
