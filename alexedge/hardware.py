@@ -108,10 +108,9 @@ def hardware_line(desc: dict[str, Any] | None = None) -> str:
     AMX; TF 2.21.0, LiteRT 2.3.0". Says what is missing too: a reader comparing two
     machines looks for the unit one of them lacks."""
     desc = describe_hardware() if desc is None else desc
-    cores = f"{desc['logical_cores']} cores"
-    if desc["usable_cores"] != desc["logical_cores"]:
-        cores += f" ({desc['usable_cores']} usable)"
-    parts = [desc["cpu"], cores, _feature_summary(desc["features"])]
+    logical, usable = desc.get("logical_cores", "?"), desc.get("usable_cores")
+    cores = f"{logical} cores" + (f" ({usable} usable)" if usable not in (None, logical) else "")
+    parts = [desc.get("cpu", "unknown CPU"), cores, _feature_summary(desc.get("features", []))]
     if desc.get("gpus"):
         parts.append("GPU " + " + ".join(desc["gpus"]))
     versions = desc.get("versions", {})

@@ -24,6 +24,7 @@ from alexedge.compress.config import CompressConfig
 from alexedge.config import config_to_dict, require
 from alexedge.data.decode import DecodedSplit
 from alexedge.data.synth import SynthConfig, synthesize_dataset
+from alexedge.hardware import describe_hardware
 from alexedge.progress import say
 from alexedge.quiet import import_tensorflow
 from alexedge.run import PIPELINE_MARKER, check_replaceable_folder
@@ -124,15 +125,17 @@ def run_pipeline(config: PipelineConfig) -> PipelineResult:
         raise
     _mark(config, "done", timings)
     from alexedge.report import variants_table
+    from alexedge.report.markdown import hardware_note
 
-    return PipelineResult(config.out, doc, variants_table(doc), timings)
+    table = f"{hardware_note(doc)}\n\n{variants_table(doc)}"
+    return PipelineResult(config.out, doc, table, timings)
 
 
 def _run_stages(
     config: PipelineConfig, synth: SynthConfig | None, timings: dict[str, float]
 ) -> dict[str, Any]:
     from alexedge.android_assets import PackageConfig, package_run
-    from alexedge.compress.family import compress_run
+    from alexedge.compress.planner import compress_run
     from alexedge.report import write_report
     from alexedge.train.session import train_run
 
@@ -176,5 +179,10 @@ def _stage(name: str, timings: dict[str, float]) -> Iterator[None]:
 
 
 def _mark(config: PipelineConfig, status: str, timings: dict[str, float]) -> None:
-    record = {"status": status, "config": config_to_dict(config), "timings_s": timings}
+    record = {
+        "status": status,
+        "config": config_to_dict(config),
+        "timings_s": timings,
+        "hardware": describe_hardware(),
+    }
     write_json(config.out / PIPELINE_MARKER, record)

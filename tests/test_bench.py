@@ -20,6 +20,7 @@ from alexedge.edge_runtime.bench import (
 )
 from alexedge.edge_runtime.latency import LatencyStats, measure_latency, random_inputs
 from alexedge.errors import AlexEdgeError, ConfigError, ModelError
+from alexedge.hardware import hardware_line
 
 SIZE = 16
 QUICK = {"runs": 3, "warmup": 1}
@@ -54,6 +55,7 @@ def test_text_output_names_every_field(models):
         assert field in text
     assert f"float32 1x{SIZE}x{SIZE}x3 (dynamic batch)" in text
     assert "float32 1x3" in text and result.machine.cpu in text
+    assert f"hardware {hardware_line()}" in text
     rows = text.splitlines()[-2:]
     assert [row.split()[0] for row in rows] == ["1", "2"]
     assert f"{result.results[1].median_ms:.3f}" in rows[1]
@@ -73,6 +75,7 @@ def test_json_schema_keys_and_types(models):
         "inputs": list,
         "outputs": list,
         "machine": dict,
+        "hardware": dict,
         "results": list,
     }
     assert set(data) == set(top)
@@ -88,6 +91,7 @@ def test_json_schema_keys_and_types(models):
     machine = {"cpu": str, "logical_cores": int, "available_cores": int}
     assert set(data["machine"]) == {*machine, "platform", "python"}
     assert all(isinstance(data["machine"][k], t) for k, t in machine.items())
+    assert {"cpu", "features", "int8_dot_product", "bf16", "versions"} <= set(data["hardware"])
     assert [r["threads"] for r in data["results"]] == [2, 1]
     for r in data["results"]:
         assert set(r) == {

@@ -79,3 +79,13 @@ def test_this_machine_is_described_without_importing_tensorflow() -> None:
 def test_description_is_cached_and_json_ready() -> None:
     assert describe_hardware() is describe_hardware()
     json.dumps(describe_hardware())
+
+
+def test_variants_json_and_the_report_name_the_machine(tmp_path) -> None:
+    from alexedge.compress.schema import merge_variants_doc
+    from alexedge.report.markdown import hardware_note
+
+    doc = merge_variants_doc({"variants": [], "keras": {}}, None, tmp_path)
+    assert doc["hardware"] == describe_hardware()
+    assert hardware_note(doc) == f"Latencies measured on: {hardware_line()}."
+    assert "unrecorded machine" in hardware_note({})

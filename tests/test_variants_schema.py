@@ -7,15 +7,16 @@ from pathlib import Path
 
 import pytest
 
-from alexedge.compress.measure import VariantMeasurement
+from alexedge.compress.diagnostics.measure import VariantMeasurement
 from alexedge.compress.schema import (
     V1_VARIANT_KEYS,
     V2_VARIANT_KEYS,
     merge_variants_doc,
     validate_variants_doc,
 )
-from alexedge.compress.verify import AgreementError, check_agreement, raise_for_failures
+from alexedge.compress.diagnostics.verify import AgreementError, check_agreement, raise_for_failures
 from alexedge.errors import ModelError
+from alexedge.hardware import describe_hardware
 
 
 def _measurement(name: str, quantization: str = "int8", **extra: object) -> VariantMeasurement:
@@ -106,7 +107,7 @@ def test_merge_replaces_remade_variants_and_keeps_the_rest(tmp_path: Path) -> No
     assert merged["android_assets"] == old["android_assets"]
     assert set(merged["keras"]) == {"float", "pruned"}
     validate_variants_doc(merged)
-    assert merge_variants_doc(new, None, tmp_path) == new
+    assert merge_variants_doc(new, None, tmp_path) == {**new, "hardware": describe_hardware()}
 
 
 def test_agreement_floors_and_loud_failures() -> None:

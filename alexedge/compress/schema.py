@@ -19,6 +19,8 @@ against the float32 file) with ``rmse_over_rms`` and, where the output is quanti
 
 ``alexedge compress`` merges into an existing document: variants it made again are
 replaced, others (whose files still exist) are kept, unknown top-level keys stay.
+Optional top-level ``hardware`` (``alexedge.hardware.describe_hardware``): the machine
+the latest ``compress`` measured latencies on.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from alexedge.errors import ModelError
+from alexedge.hardware import describe_hardware
 
 __all__ = [
     "DOC_KEYS",
@@ -89,7 +92,7 @@ def merge_variants_doc(
     Previous variants are kept when ``new`` has none of that name and their file is
     still in ``variants_dir``; previous Keras scores are kept unless re-measured.
     """
-    doc = {**(previous or {}), **new}
+    doc = {**(previous or {}), **new, "hardware": describe_hardware()}
     if not previous:
         return doc
     names = {v["name"] for v in new["variants"]}

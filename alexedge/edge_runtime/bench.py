@@ -21,6 +21,7 @@ machine, because a latency means nothing without them.
       "outputs": [TENSOR, ...],
       "machine": {"cpu": str, "logical_cores": int, "available_cores": int,
                   "platform": str, "python": str},
+      "hardware": {...},           # alexedge.hardware.describe_hardware(): ISA, versions
       "results": [{"threads": int, "cold_start_ms": float, "median_ms": float,
                    "p90_ms": float, "min_ms": float, "images_per_second": float}, ...]
     }
@@ -50,6 +51,7 @@ from alexedge.edge_runtime.latency import (
     measure_latency,
 )
 from alexedge.errors import ConfigError
+from alexedge.hardware import describe_hardware, hardware_line
 
 __all__ = [
     "BENCH_SCHEMA_VERSION",
@@ -217,6 +219,7 @@ def bench_to_json(result: BenchResult) -> dict[str, Any]:
             "platform": result.machine.platform,
             "python": result.machine.python,
         },
+        "hardware": describe_hardware(),
         "results": [
             {
                 "threads": stats.threads,
@@ -240,6 +243,7 @@ def format_bench(result: BenchResult) -> str:
         *(f"output   {_describe_tensor(t)}" for t in result.outputs),
         f"machine  {m.cpu}, {m.logical_cores} logical cores ({m.available_cores} available), "
         f"{m.platform}, Python {m.python}",
+        f"hardware {hardware_line()}",
         f"batch {result.batch}, {result.runs} timed invokes after {result.warmup} warm-up",
         "",
         f"{'threads':>7}  {'cold start ms':>13}  {'median ms':>9}  {'p90 ms':>8}  "

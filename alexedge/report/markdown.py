@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from alexedge.hardware import hardware_line
 from alexedge.report.content import ReportContent
 from alexedge.report.damage import worst_classes
 from alexedge.report.layers import LayerRow
@@ -113,10 +114,19 @@ def variants_table(doc: Mapping[str, Any]) -> str:
     return rows_table(variant_rows(check_doc(dict(doc))))
 
 
+def hardware_note(doc: Mapping[str, Any]) -> str:
+    """Which machine the latency columns hold for: a latency means nothing without it."""
+    hardware = doc.get("hardware")
+    if not isinstance(hardware, Mapping):
+        return "Latencies measured on: an unrecorded machine (variants.json predates the record)."
+    return f"Latencies measured on: {hardware_line(dict(hardware))}."
+
+
 def summary_lines(doc: Mapping[str, Any]) -> list[str]:
     data = doc["dataset"]
     skipped = f" ({data['skipped']} unreadable files skipped)." if data.get("skipped") else "."
     return [
+        hardware_note(doc),
         f"Dataset: `{data['root']}`, {data['classes']} classes, {data['train_images']} "
         f"training and {data['val_images']} validation images{skipped}",
         f"Model: `{doc['model']}` at {doc['input_size']}x{doc['input_size']}, "

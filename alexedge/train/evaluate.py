@@ -17,6 +17,7 @@ import tf_keras as keras
 
 from alexedge.atomic import write_json
 from alexedge.data.stream import Split, file_split
+from alexedge.hardware import describe_hardware
 from alexedge.metrics import top_k_scores
 from alexedge.preprocess import base_size_for
 from alexedge.run import BEST_MODEL, METRICS, reload_dataset
@@ -93,6 +94,12 @@ def evaluate_run(
     predictions = _predict(model, val, input_size, ten_crop, "scoring val images")
     metrics = _metrics(predictions)
     images = len(predictions.labels)  # the readable ones
-    record = {**metrics, "split": "val", "images": images, "checkpoint": BEST_MODEL}
+    record = {
+        **metrics,
+        "split": "val",
+        "images": images,
+        "checkpoint": BEST_MODEL,
+        "hardware": describe_hardware(),
+    }
     update_metrics(run_dir, record)
     return record

@@ -18,6 +18,7 @@ from alexedge.atomic import write_json
 from alexedge.data.stats import ChannelStats
 from alexedge.data.stream import prepare_cache_dir
 from alexedge.errors import ConfigError, ModelError
+from alexedge.hardware import describe_hardware
 from alexedge.run import (
     BEST_MODEL,
     DATA_STATS,
@@ -142,6 +143,7 @@ def _fit_and_evaluate(
                 "checkpoint": BEST_MODEL,
                 "weights": result.weights,
                 "epochs": result.epochs_run,
+                "hardware": describe_hardware(),
             },
         )
     return RunOutcome(run_dir, result, metrics, before, chief, len(data.train), data)
