@@ -59,6 +59,7 @@ from alexedge.data.files import list_images
 from alexedge.edge_runtime import classify_command
 from alexedge.edge_runtime.classifier import Classifier
 from alexedge.edge_runtime.classify_command import run_classify
+from alexedge.hardware import hardware_line
 from alexedge.preprocess import eval_transform
 from alexedge.train.models import build_model
 
@@ -233,6 +234,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=None, help="interpreter threads")
     parser.add_argument("--workers", type=int, default=None, help="classify decode threads")
     args = parser.parse_args()
+    print(f"hardware: {hardware_line()}", flush=True)
     workers = args.workers or classify_command.default_workers()
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp) / "images"

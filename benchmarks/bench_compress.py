@@ -48,6 +48,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 from alexedge.compress.config import CompressConfig
 from alexedge.data.dataset import load_dataset
 from alexedge.data.decode import decode_split
+from alexedge.hardware import hardware_line
 from alexedge.preprocess import base_size_for
 from alexedge.run import BEST_MODEL
 from alexedge.train.config import TrainConfig
@@ -444,6 +445,7 @@ def main() -> None:
         "kept; e.g. to add a sparsity) instead of copying the run afresh",
     )
     args = parser.parse_args()
+    print(f"hardware: {hardware_line()}", flush=True)
     if args.case == "front" and not args.run:
         parser.error("front needs at least one --run RUN_DIR")
     cases = {"reduced": bench_reduced, "paper": bench_paper, "front": bench_front}

@@ -14,6 +14,8 @@ from __future__ import annotations
 import subprocess
 import sys
 
+from alexedge.hardware import hardware_line
+
 _CHILD = r"""
 import http.server, os, resource, struct, sys, tempfile, threading, zlib
 from alexedge.data.fetch import verify
@@ -78,6 +80,7 @@ def _peak_mb(mode: str) -> float:
 
 
 def main() -> None:
+    print(f"hardware: {hardware_line()}", flush=True)
     peaks = {mode: _peak_mb(mode) for mode in ("stream", "decode", "decode-no-trim")}
     for mode, peak in peaks.items():
         print(f"{mode:<15} peak RSS {peak:8.0f} MB")

@@ -30,6 +30,7 @@ from alexedge.data.decode import decode_split
 from alexedge.data.files import list_images
 from alexedge.data.stats import ChannelStats, channel_stats
 from alexedge.data.stream import file_split, scan_split
+from alexedge.hardware import hardware_line
 from alexedge.preprocess import base_image, base_size_for, load_rgb
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
@@ -150,6 +151,7 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=64)
     parser.add_argument("--limit", type=int, default=None, help="use only the first N files")
     args = parser.parse_args()
+    print(f"hardware: {hardware_line()}", flush=True)
     ratios = []
     for name, split, size in CASES:
         samples = _samples(DATA / name, split, args.limit)

@@ -39,6 +39,7 @@ from alexedge.edge_runtime import (
     write_metadata,
 )
 from alexedge.edge_runtime.interpreter import load_interpreter
+from alexedge.hardware import hardware_line
 from alexedge.preprocess import eval_transform, squash_transform
 
 _MODEL = "third-party-tflite/mobilenet_v1_0.25_128_quant.tflite"
@@ -159,6 +160,7 @@ def main() -> None:
     parser.add_argument("--data", type=Path, default=default)
     parser.add_argument("--scratch", type=Path, default=Path("/tmp/bench_third_party"))
     args = parser.parse_args()
+    print(f"hardware: {hardware_line()}", flush=True)
     args.scratch.mkdir(parents=True, exist_ok=True)
     model = args.data / _MODEL
     check_reader(model, model.with_name("imagenet_labels.txt"))

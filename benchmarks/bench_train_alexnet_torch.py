@@ -36,6 +36,7 @@ from alexedge.data.dataset import Sample
 from alexedge.data.decode import DecodedSplit, decode_split
 from alexedge.data.files import list_images
 from alexedge.data.stats import channel_stats
+from alexedge.hardware import hardware_line
 from alexedge.preprocess import base_size_for
 from alexedge.train import loop
 from alexedge.train.config import Augmentation, TrainConfig
@@ -135,6 +136,7 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=64)
     parser.add_argument("--torch-venv", type=Path, default=DEFAULT_VENV)
     args = parser.parse_args()
+    print(f"hardware: {hardware_line()}", flush=True)
     python = _torch_python(args.torch_venv)
     split = decode_split(_samples(), base_size_for(INPUT), "decoding imagenet-sample-100")
     with tempfile.TemporaryDirectory() as tmp:

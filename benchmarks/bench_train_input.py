@@ -46,6 +46,7 @@ from alexedge.data.dataset import Sample, load_dataset
 from alexedge.data.decode import DecodedSplit, decode_split
 from alexedge.data.stats import ChannelStats, channel_stats
 from alexedge.data.stream import FileSplit, file_split, scan_split
+from alexedge.hardware import hardware_line
 from alexedge.preprocess import base_size_for
 from alexedge.train.config import PRECISIONS, TrainConfig
 from alexedge.train.distribute import make_strategy
@@ -239,6 +240,7 @@ def _report(
 
 def main() -> None:
     args = _parse_args()
+    print(f"hardware: {hardware_line()}", flush=True)
     config = get_preset(PRESET)
     if args.precision:
         config = config.replace(precision=args.precision)

@@ -28,6 +28,7 @@ import time
 from datetime import datetime
 from pathlib import Path
 
+from alexedge.hardware import hardware_line
 from alexedge.train.callbacks import read_history
 from alexedge.train.loop import steps_per_epoch
 from alexedge.train.presets import data_shape, get_preset, recipe_for_data
@@ -84,6 +85,7 @@ def main() -> None:
     parser.add_argument("--preset", default=None, help="a preset instead of the data's pick")
     parser.add_argument("--config", type=Path, default=None, help="a config.toml instead")
     args = parser.parse_args()
+    print(f"hardware: {hardware_line()}", flush=True)
     stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
     base = args.out or Path("/tmp") / "alexedge-bench" / f"tiny-imagenet-{stamp}"
     lines = []

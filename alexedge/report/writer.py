@@ -15,7 +15,7 @@ from alexedge.atomic import write_json, write_text
 from alexedge.report.content import ReportContent, collect
 from alexedge.report.exports import report_json, variants_csv
 from alexedge.report.figures import have_matplotlib
-from alexedge.report.markdown import report_markdown, rows_table
+from alexedge.report.markdown import hardware_note, report_markdown, rows_table
 
 __all__ = ["FIGURES", "REPORT_JSON", "REPORT_MD", "VARIANTS_CSV", "ReportResult", "write_report"]
 
@@ -68,7 +68,7 @@ def write_report(run_dir: Path, out: Path | None = None) -> ReportResult:
         written.append(write_text(out / VARIANTS_CSV, variants_csv(content.rows)))
     written.append(write_json(out / REPORT_JSON, report_json(content, figures)))
     written.append(write_text(out / REPORT_MD, report_markdown(content, figures)))
-    table = rows_table(content.rows) if content.rows else ""
+    table = f"{hardware_note(content.doc)}\n\n{rows_table(content.rows)}" if content.rows else ""
     return ReportResult(out, tuple(written), figures, dict(content.notes), table)
 
 
