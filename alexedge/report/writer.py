@@ -12,10 +12,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from alexedge.atomic import write_json, write_text
+from alexedge.report.confusion_plot import plot_confusion
 from alexedge.report.content import ReportContent, collect
 from alexedge.report.exports import report_json, variants_csv
 from alexedge.report.figures import have_matplotlib
+from alexedge.report.filters_plot import plot_conv1_filters
 from alexedge.report.markdown import hardware_note, report_markdown, rows_table
+from alexedge.report.saliency_plot import plot_saliency
+from alexedge.report.tradeoff_plots import plot_accuracy_vs_size, plot_latency_vs_size
+from alexedge.report.training_plot import plot_training_curves
 
 __all__ = ["FIGURES", "REPORT_JSON", "REPORT_MD", "VARIANTS_CSV", "ReportResult", "write_report"]
 
@@ -91,31 +96,21 @@ def _draw(content: ReportContent, out: Path) -> dict[str, str]:
 
 def _painters(c: ReportContent) -> dict[str, Callable[[Path], Path]]:
     """A drawing function per figure whose input the content has."""
-    from alexedge.report import (
-        confusion_plot,
-        filters_plot,
-        saliency_plot,
-        tradeoff_plots,
-        training_plot,
-    )
-
     painters: dict[str, Callable[[Path], Path]] = {}
     if c.curves is not None:
         curves = c.curves
-        painters["training"] = lambda p: training_plot.plot_training_curves(curves, p)
+        painters["training"] = lambda p: plot_training_curves(curves, p)
     if c.rows:
         float_top1 = c.doc["keras"].get("float", {}).get("top1") if c.doc else None
-        painters["accuracy_vs_size"] = lambda p: tradeoff_plots.plot_accuracy_vs_size(
-            c.rows, p, float_top1
-        )
-        painters["latency_vs_size"] = lambda p: tradeoff_plots.plot_latency_vs_size(c.rows, p)
+        painters["accuracy_vs_size"] = lambda p: plot_accuracy_vs_size(c.rows, p, float_top1)
+        painters["latency_vs_size"] = lambda p: plot_latency_vs_size(c.rows, p)
     if c.confusion is not None:
         matrix = c.confusion
-        painters["confusion"] = lambda p: confusion_plot.plot_confusion(matrix, c.class_names, p)
+        painters["confusion"] = lambda p: plot_confusion(matrix, c.class_names, p)
     if c.filters is not None:
         name, kernel = c.filters
-        painters["filters"] = lambda p: filters_plot.plot_conv1_filters(name, kernel, p)
+        painters["filters"] = lambda p: plot_conv1_filters(name, kernel, p)
     if c.saliency is not None:
         saliency = c.saliency
-        painters["saliency"] = lambda p: saliency_plot.plot_saliency(saliency, c.class_names, p)
+        painters["saliency"] = lambda p: plot_saliency(saliency, c.class_names, p)
     return painters
