@@ -17,7 +17,7 @@ import tensorflow as tf
 
 from alexedge.errors import ConfigError
 
-__all__ = ["is_chief", "make_strategy", "num_replicas"]
+__all__ = ["is_chief", "make_strategy"]
 
 # One strategy per (name, TF_CONFIG) and process: MultiWorkerMirroredStrategy configures
 # collective ops process-wide and cannot be created twice.
@@ -75,10 +75,6 @@ def _cluster_size() -> int:
         return sum(len(tasks) for tasks in cluster.values())
     except (ValueError, AttributeError, TypeError) as e:
         raise ConfigError(f"TF_CONFIG is not valid JSON with a 'cluster' object ({e})") from e
-
-
-def num_replicas(strategy: tf.distribute.Strategy) -> int:
-    return int(strategy.num_replicas_in_sync)
 
 
 def is_chief(strategy: tf.distribute.Strategy) -> bool:
