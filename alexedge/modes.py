@@ -22,7 +22,7 @@ from alexedge.errors import ConfigError
 
 # The two kinds of per-layer error report (``QuantizationMode.error_report``).
 # Isolated: each layer's quantized op against its float twin fed the same input (the
-# TFLite quantization debugger, ``compress/layer_errors.py``); the ranking
+# TFLite quantization debugger, ``compress/diagnostics/layer_errors.py``); the ranking
 # says where rounding hurts, what ``--float-layers`` needs. Accumulated: each layer's
 # output in the file against the float32 file (``tensor_errors.py``), for modes the
 # debugger cannot quantize; a layer's error then includes every earlier layer's.
@@ -65,7 +65,7 @@ class QuantizationMode:
             file's size follows, read off the file by the mode-file tests.
         activation_bits: bits of the activations the ops compute on (32: float;
             ``dynamic`` quantizes them on the fly but stores and returns float).
-        converter: the name of the function in ``alexedge.compress.convert`` that
+        converter: the name of the function in ``alexedge.compress.export.convert`` that
             sets a ``TFLiteConverter`` up for this mode and returns the step from the
             converter's bytes to the file (a check, a second quantizer), if any.
         error_report: the per-layer error report its variants get (``ISOLATED``,

@@ -135,7 +135,7 @@ def _run_stages(
     config: PipelineConfig, synth: SynthConfig | None, timings: dict[str, float]
 ) -> dict[str, Any]:
     from alexedge.android_assets import PackageConfig, package_run
-    from alexedge.compress.family import compress_run
+    from alexedge.compress.planner import compress_run
     from alexedge.report import write_report
     from alexedge.train.session import train_run
 

@@ -54,7 +54,7 @@ import numpy as np
 from ai_edge_litert.interpreter import Interpreter
 from PIL import Image
 
-from alexedge.compress.convert import convert
+from alexedge.compress.export.convert import convert
 from alexedge.data.files import list_images
 from alexedge.edge_runtime import classify_command
 from alexedge.edge_runtime.classifier import Classifier

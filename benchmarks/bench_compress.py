@@ -129,7 +129,7 @@ def _fresh_copy(source: Path, out: Path) -> Path:
 
 
 def _compress(run: Path, config: CompressConfig) -> dict[str, Any]:
-    from alexedge.compress.family import compress_run
+    from alexedge.compress.planner import compress_run
 
     start = time.perf_counter()
     result = compress_run(run, config, strict=False)

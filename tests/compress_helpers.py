@@ -87,14 +87,14 @@ def write_colour_dataset(
 
 def file_sparsity(tflite_bytes: bytes) -> float:
     """Share of zeros among the weights stored in a ``.tflite`` file."""
-    from alexedge.compress.tflite_weights import count_weights
+    from alexedge.compress.export.tflite_weights import count_weights
 
     return count_weights(tflite_bytes).sparsity
 
 
 def assert_sparsity(model, target: float, skip: tuple[str, ...] = ("conv1",), tol=0.01) -> None:
     """The pruned layers' kernels are ``target`` zeros within ``tol``."""
-    from alexedge.compress.prune import layer_sparsity, overall_sparsity
+    from alexedge.compress.techniques.prune import layer_sparsity, overall_sparsity
 
     got = overall_sparsity(layer_sparsity(model), skip)
     assert abs(got - target) <= tol, f"sparsity {got:.4f}, target {target}"
@@ -102,7 +102,7 @@ def assert_sparsity(model, target: float, skip: tuple[str, ...] = ("conv1",), to
 
 def keras_zero_share(model) -> float:
     """Zeros among all Conv2D/Dense kernels, the quantity a .tflite file's count matches."""
-    from alexedge.compress.prune import layer_sparsity
+    from alexedge.compress.techniques.prune import layer_sparsity
 
     rows = layer_sparsity(model)
     return sum(r.zeros for r in rows) / sum(r.weights for r in rows)
@@ -114,7 +114,7 @@ def random_images(n: int, size: int, seed: int = 0) -> np.ndarray:
 
 def tiny_finetune_data(model: str = "alexnet-reduced", n: int = 64, classes: int = 3):
     """Random base images, labels and stats for fine-tuning a tiny model (no files)."""
-    from alexedge.compress.finetune import FinetuneData
+    from alexedge.compress.techniques.finetune import FinetuneData
     from alexedge.data.decode import DecodedSplit
     from alexedge.train.models import get_spec
 

@@ -39,7 +39,7 @@ BUNDLE_FILES = {"model.tflite", "labels.txt", "manifest.json", "USAGE.md", "gold
 
 @pytest.fixture(scope="module")
 def run(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from alexedge.compress.family import compress_run
+    from alexedge.compress.planner import compress_run
 
     root = tmp_path_factory.mktemp("bundle")
     run = make_trained_run(root, classes=3, per_class=24, val_per_class=20)

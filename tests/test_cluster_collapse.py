@@ -2,7 +2,7 @@
 
 tfmot's default sum of gradients per centroid moved the zero cluster of heavily pruned
 kernels as far as the kept weights, so the model being fine-tuned ran at chance
-(``alexedge.compress.cluster``). That shows at tiny scale on the wrapped model itself;
+(``alexedge.compress.techniques.cluster``). That shows at tiny scale on the wrapped model itself;
 the guard is checked by handing ``compress_run`` a collapsed clustered model.
 """
 
@@ -17,8 +17,8 @@ import numpy as np
 import pytest
 from compress_helpers import make_trained_run
 
-from alexedge.compress.cluster import collapse_error
 from alexedge.compress.config import CompressConfig
+from alexedge.compress.techniques.cluster import collapse_error
 
 
 @pytest.fixture(scope="module")
@@ -32,10 +32,10 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def pruned90(trained: Path):
     """The trained run pruned to 90% in one shot (size allocation, conv1 dense), BN redone:
     the sparsity of the collapse without a pruning fine-tune."""
-    from alexedge.compress.finetune import FinetuneData
     from alexedge.compress.inputs import load_run_inputs
-    from alexedge.compress.prune import allocate_sparsity, refresh_batch_norm
-    from alexedge.compress.wrap import copy_model, weight_layers
+    from alexedge.compress.techniques.finetune import FinetuneData
+    from alexedge.compress.techniques.prune import allocate_sparsity, refresh_batch_norm
+    from alexedge.compress.techniques.wrap import copy_model, weight_layers
     from alexedge.preprocess import center_crops
 
     inputs = load_run_inputs(trained, 10, 0)
@@ -62,8 +62,8 @@ def _top1(model, crops: np.ndarray, labels: np.ndarray) -> float:
 def test_finetuning_a_90pct_pruned_model_keeps_its_zero_centroids_and_accuracy(
     pruned90,
 ) -> None:
-    from alexedge.compress.cluster import wrap_for_clustering
-    from alexedge.compress.finetune import finetune
+    from alexedge.compress.techniques.cluster import wrap_for_clustering
+    from alexedge.compress.techniques.finetune import finetune
 
     parent, data, crops, labels = pruned90
     parent_top1 = _top1(parent, crops, labels)
@@ -99,10 +99,10 @@ def test_collapse_error_compares_with_the_parent_over_chance() -> None:
 def test_a_collapsed_clustered_model_fails_its_variants(
     trained: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import alexedge.compress.cluster as cluster_module
-    from alexedge.compress.family import compress_run
-    from alexedge.compress.verify import AgreementError
-    from alexedge.compress.wrap import copy_model
+    import alexedge.compress.techniques.cluster as cluster_module
+    from alexedge.compress.diagnostics.verify import AgreementError
+    from alexedge.compress.planner import compress_run
+    from alexedge.compress.techniques.wrap import copy_model
 
     def collapsed(model, data, config, preserve_sparsity):
         broken = copy_model(model)

@@ -21,8 +21,8 @@ from compress_helpers import (
 )
 
 from alexedge.compress.config import CompressConfig, parse_float_list, parse_name_list
-from alexedge.compress.family import plan_family, variant_name
-from alexedge.compress.prune import allocate_sparsity
+from alexedge.compress.planner import plan_family, variant_name
+from alexedge.compress.techniques.prune import allocate_sparsity
 from alexedge.errors import ConfigError
 
 # --- config and plan (no TensorFlow work) ------------------------------------------------
@@ -118,7 +118,7 @@ def data():
 @pytest.fixture(scope="module")
 def pruned(data):
     """A tiny alexnet-reduced pruned to 75% (and the model it came from)."""
-    from alexedge.compress.prune import prune
+    from alexedge.compress.techniques.prune import prune
 
     model = tiny_model(data)
     before = [w.copy() for w in model.get_weights()]
@@ -135,8 +135,8 @@ def _calibration(data, n: int = 32) -> np.ndarray:
 
 
 def test_pruning_reaches_the_target_and_survives_conversion(data, pruned) -> None:
-    from alexedge.compress.convert import convert
-    from alexedge.compress.prune import layer_sparsity
+    from alexedge.compress.export.convert import convert
+    from alexedge.compress.techniques.prune import layer_sparsity
 
     _, model = pruned
     assert_sparsity(model, 0.75)
@@ -149,9 +149,9 @@ def test_pruning_reaches_the_target_and_survives_conversion(data, pruned) -> Non
 
 
 def test_qat_and_pqat_convert_to_int8_and_keep_sparsity(data, pruned, tmp_path) -> None:
-    from alexedge.compress.convert import convert
-    from alexedge.compress.qat import qat_finetune
-    from alexedge.compress.tflite_ops import float_ops, io_tensors
+    from alexedge.compress.export.convert import convert
+    from alexedge.compress.export.tflite_ops import float_ops, io_tensors
+    from alexedge.compress.techniques.qat import qat_finetune
     from alexedge.edge_runtime import Classifier
 
     float_model, model = pruned
@@ -177,8 +177,8 @@ def test_qat_and_pqat_convert_to_int8_and_keep_sparsity(data, pruned, tmp_path) 
     [("uint8", "uint8", 0, 0), ("int8", "int8", -128, -128), ("float32", "float32", 0, 0)],
 )
 def test_int8_io_types_and_quantization(data, io, dtype, input_zero, output_zero) -> None:
-    from alexedge.compress.convert import convert
-    from alexedge.compress.tflite_ops import float_ops, io_tensors
+    from alexedge.compress.export.convert import convert
+    from alexedge.compress.export.tflite_ops import float_ops, io_tensors
 
     model = tiny_model(data)
     calibration = _calibration(data)
@@ -198,7 +198,7 @@ def test_int8_io_types_and_quantization(data, io, dtype, input_zero, output_zero
 def test_per_tensor_int8_is_smaller_and_has_one_scale_per_weight(data) -> None:
     from ai_edge_litert import schema_py_generated as schema
 
-    from alexedge.compress.convert import convert
+    from alexedge.compress.export.convert import convert
 
     model, calibration = tiny_model(data), _calibration(data)
     per_channel = convert(model, "int8", calibration)
@@ -210,8 +210,8 @@ def test_per_tensor_int8_is_smaller_and_has_one_scale_per_weight(data) -> None:
 
 
 def test_paper_alexnet_int8_keeps_only_lrn_in_float() -> None:
-    from alexedge.compress.convert import convert
-    from alexedge.compress.tflite_ops import float_ops, list_ops
+    from alexedge.compress.export.convert import convert
+    from alexedge.compress.export.tflite_ops import float_ops, list_ops
 
     paper = tiny_finetune_data("alexnet", n=8)
     result = convert(tiny_model(paper), "int8", _calibration(paper, 8))
@@ -222,7 +222,7 @@ def test_paper_alexnet_int8_keeps_only_lrn_in_float() -> None:
 
 
 def test_clustering_leaves_k_values_and_keeps_zeros(data, pruned) -> None:
-    from alexedge.compress.cluster import cluster, distinct_values
+    from alexedge.compress.techniques.cluster import cluster, distinct_values
 
     _, model = pruned
     clustered = cluster(model, data, CompressConfig(clusters=4, finetune_epochs=1), True)

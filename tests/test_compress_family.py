@@ -25,7 +25,7 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def family(trained: Path, tmp_path_factory: pytest.TempPathFactory):
-    from alexedge.compress.family import compress_run
+    from alexedge.compress.planner import compress_run
 
     run = tmp_path_factory.mktemp("family") / "run"
     shutil.copytree(trained, run)
@@ -82,7 +82,7 @@ def test_pruned_zeros_reach_the_target_and_survive_into_the_file(family) -> None
 
 
 def test_a_second_compress_merges_into_variants_json(family) -> None:
-    from alexedge.compress.family import compress_run
+    from alexedge.compress.planner import compress_run
 
     run = family.run_dir
     compress_run(run, CompressConfig(sparsities=(0,), quantize=("dynamic",)), say=lambda _: None)
@@ -96,7 +96,7 @@ def test_a_broken_variant_fails_loudly_and_keeps_the_others(
     trained: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """An int8 file converted from a different (untrained) model must not pass."""
-    import alexedge.compress.convert as convert_module
+    import alexedge.compress.export.convert as convert_module
     from alexedge.cli.compress import register
     from alexedge.train.models import build_model
 
@@ -136,7 +136,7 @@ def test_the_int4_aware_source_is_a_measured_variant_that_agrees_with_its_model(
     trained: Path, tmp_path: Path
 ) -> None:
     pytest.importorskip("litert_quantizer")
-    from alexedge.compress.family import compress_run
+    from alexedge.compress.planner import compress_run
 
     run = tmp_path / "run"
     shutil.copytree(trained, run)

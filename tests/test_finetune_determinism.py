@@ -17,7 +17,7 @@ from alexedge.compress.config import CompressConfig
 def test_the_same_fine_tune_gives_the_same_weights() -> None:
     import tf_keras as keras
 
-    from alexedge.compress.finetune import finetune
+    from alexedge.compress.techniques.finetune import finetune
 
     data = tiny_finetune_data(n=32)
     first = tiny_model(data)

@@ -21,7 +21,7 @@ class _Stop(Exception):
 
 @pytest.mark.parametrize("mixing", [False, True])
 def test_the_fine_tune_mixes_batches_only_when_asked(monkeypatch, mixing: bool) -> None:
-    from alexedge.compress import finetune as module
+    from alexedge.compress.techniques import finetune as module
 
     seen = []
 

@@ -16,12 +16,12 @@ import pytest
 from compress_helpers import make_trained_run
 
 from alexedge.compress.config import CompressConfig
-from alexedge.compress.float_layers import (
+from alexedge.compress.diagnostics.layer_errors import LayerError
+from alexedge.compress.export.float_layers import (
     auto_float_layers,
     check_float_layers,
     float_variant_name,
 )
-from alexedge.compress.layer_errors import LayerError
 from alexedge.errors import ConfigError
 
 VALID = ("conv1", "conv2", "conv3", "conv4", "conv5", "fc6", "fc7", "fc8")
@@ -32,7 +32,7 @@ def _weight_op_types(data: bytes) -> list[tuple[str, str, str]]:
     """(op, output type, weight type) of each Conv/Dense op of a ``.tflite``, in order."""
     from ai_edge_litert import schema_py_generated as schema
 
-    from alexedge.compress.tflite_ops import list_ops
+    from alexedge.compress.export.tflite_ops import list_ops
 
     types = {v: k for k, v in vars(schema.TensorType).items() if not k.startswith("_")}
     graph = schema.Model.GetRootAsModel(data, 0).Subgraphs(0)
@@ -51,7 +51,7 @@ def run(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def compressed(run):
-    from alexedge.compress.family import compress_run
+    from alexedge.compress.planner import compress_run
 
     config = CompressConfig(
         sparsities=(0,),
@@ -101,7 +101,7 @@ def test_auto_float_keeps_the_worst_layers_of_the_error_report(compressed) -> No
 
 
 def test_an_unknown_layer_is_one_line_naming_the_valid_ones_before_any_write(run) -> None:
-    from alexedge.compress.family import compress_run
+    from alexedge.compress.planner import compress_run
 
     before = {p: p.stat().st_mtime_ns for p in run.rglob("*") if p.is_file()}
     config = CompressConfig(sparsities=(0,), quantize=("int8",), float_layers=("conv9", "fc8"))

@@ -47,7 +47,7 @@ def damaged_model(layer: str = "conv3", factor: float = 100.0, seed: int = 0):
 
 @pytest.fixture(scope="module")
 def report():
-    from alexedge.compress.layer_errors import calibrate, layer_errors
+    from alexedge.compress.diagnostics.layer_errors import calibrate, layer_errors
 
     model = damaged_model()
     images = random_images(8, int(model.inputs[0].shape[1]))
@@ -55,7 +55,7 @@ def report():
 
 
 def test_one_row_per_quantized_layer_with_keras_names_worst_first(report) -> None:
-    from alexedge.compress.layer_errors import weight_layers
+    from alexedge.compress.diagnostics.layer_errors import weight_layers
 
     model, errors = report
     assert set(weight_layers(model)) == LAYERS
@@ -93,7 +93,7 @@ def test_rows_go_into_variants_json_and_the_schema_checks_them(report) -> None:
 
 
 def test_modes_without_a_report_are_refused() -> None:
-    from alexedge.compress.layer_errors import calibrate
+    from alexedge.compress.diagnostics.layer_errors import calibrate
 
     model = damaged_model(layer="")
     with pytest.raises(ConfigError, match="no per-layer error report for 'float16'"):
@@ -104,7 +104,7 @@ def test_quantizing_prints_nothing_of_the_native_quantizer(capfd) -> None:
     """mlir_quantize printf's its settings on fd 2 at every call; the report hides them."""
     import tf_keras as keras
 
-    from alexedge.compress.layer_errors import calibrate
+    from alexedge.compress.diagnostics.layer_errors import calibrate
 
     layers = keras.layers
     model = keras.Sequential(

@@ -55,7 +55,7 @@ def _scale_weights(data: bytes, op_type: str, factor: float) -> bytes:
     import flatbuffers
     from ai_edge_litert import schema_py_generated as schema
 
-    from alexedge.compress.tflite_ops import list_ops
+    from alexedge.compress.export.tflite_ops import list_ops
 
     kinds = [op.name for op in list_ops(data)]
     model = schema.ModelT.InitFromObj(schema.Model.GetRootAsModel(data, 0))
@@ -72,9 +72,9 @@ def _scale_weights(data: bytes, op_type: str, factor: float) -> bytes:
 def test_a_damaged_layer_matches_the_hand_computed_snr_and_ranks_worst() -> None:
     import tf_keras as keras
 
-    from alexedge.compress.convert import convert
-    from alexedge.compress.layer_errors import weight_layers
-    from alexedge.compress.tensor_errors import accumulated_errors
+    from alexedge.compress.diagnostics.layer_errors import weight_layers
+    from alexedge.compress.diagnostics.tensor_errors import accumulated_errors
+    from alexedge.compress.export.convert import convert
 
     model = _two_layer_model()
     images = np.random.default_rng(0).uniform(-1, 1, (5, 6, 6, 3)).astype(np.float32)
@@ -96,8 +96,8 @@ def test_a_damaged_layer_matches_the_hand_computed_snr_and_ranks_worst() -> None
 
 
 def test_files_of_different_models_are_refused() -> None:
-    from alexedge.compress.convert import convert
-    from alexedge.compress.tensor_errors import accumulated_errors
+    from alexedge.compress.diagnostics.tensor_errors import accumulated_errors
+    from alexedge.compress.export.convert import convert
 
     model = _two_layer_model()
     images = np.zeros((1, 6, 6, 3), np.float32)
@@ -110,7 +110,7 @@ def compressed(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A tiny trained run compressed to float32, int16x8 and int4 (no pruning)."""
     pytest.importorskip("litert_quantizer")
     from alexedge.compress.config import CompressConfig
-    from alexedge.compress.family import compress_run
+    from alexedge.compress.planner import compress_run
     from alexedge.report import write_report
 
     run = make_trained_run(tmp_path_factory.mktemp("accumulated"))
@@ -156,7 +156,7 @@ def test_the_report_shows_the_accumulated_sections(compressed) -> None:
 
 def test_no_layer_errors_turns_the_accumulated_report_off(compressed, tmp_path: Path) -> None:
     from alexedge.compress.config import CompressConfig
-    from alexedge.compress.family import compress_run
+    from alexedge.compress.planner import compress_run
 
     run = tmp_path / "run"
     shutil.copytree(compressed, run)

@@ -111,7 +111,7 @@ def mediapipe() -> Path:
 @pytest.fixture(scope="module")
 def packaged(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     """A tiny trained run with a variant of every mode (int8 with uint8 I/O)."""
-    from alexedge.compress.family import compress_run
+    from alexedge.compress.planner import compress_run
 
     root = tmp_path_factory.mktemp("mediapipe")
     run = make_trained_run(root, classes=3, per_class=24, val_per_class=20)

@@ -40,7 +40,7 @@ def _has_quantizer() -> bool:
 @pytest.fixture(scope="module")
 def tiny():
     """A tiny alexnet-reduced (Conv+BN, ReLU, MaxPool, Dense, Softmax), saved once."""
-    from alexedge.compress.convert import exporter
+    from alexedge.compress.export.convert import exporter
 
     data = tiny_finetune_data("alexnet-reduced", n=8)
     model = tiny_model(data)
@@ -106,7 +106,7 @@ def input_type(data: bytes) -> str:
 
 
 def test_every_mode_names_a_converter_function() -> None:
-    from alexedge.compress.convert import converter_setup
+    from alexedge.compress.export.convert import converter_setup
 
     for mode in MODES:
         assert callable(converter_setup(mode))
@@ -115,7 +115,7 @@ def test_every_mode_names_a_converter_function() -> None:
 def test_a_row_naming_no_converter_function_is_refused(monkeypatch) -> None:
     from dataclasses import replace
 
-    from alexedge.compress.convert import converter_setup
+    from alexedge.compress.export.convert import converter_setup
 
     monkeypatch.setitem(MODES, "int8", replace(MODES["int8"], converter="setup_missing"))
     with pytest.raises(ModelError, match="names no converter function"):
@@ -156,7 +156,7 @@ def test_int16x8_runs_in_litert_close_to_float32(files) -> None:
 
 
 def test_int16x8_refuses_a_model_with_lrn() -> None:
-    from alexedge.compress.convert import convert
+    from alexedge.compress.export.convert import convert
 
     paper = tiny_finetune_data("alexnet", n=8)
     model = tiny_model(paper)
@@ -166,7 +166,7 @@ def test_int16x8_refuses_a_model_with_lrn() -> None:
 
 
 def test_int16x8_refuses_a_mixed_file(files) -> None:
-    from alexedge.compress.convert import only_int16
+    from alexedge.compress.export.convert import only_int16
 
     with pytest.raises(ModelError, match="no 16-bit-activation kernel for CONV_2D"):
         only_int16(files["int8"], True)
@@ -181,7 +181,7 @@ def test_int4_without_the_extra_names_the_install_line(tiny, monkeypatch) -> Non
 
 def test_int4_per_tensor_has_one_scale_per_weight(files) -> None:
     pytest.importorskip("litert_quantizer")
-    from alexedge.compress.int4 import int4_weights
+    from alexedge.compress.export.int4 import int4_weights
 
     _, graph, _, types = _graph(int4_weights(files["float32"], per_channel=False))
     scales = [
@@ -217,7 +217,7 @@ def test_int4_of_a_larger_model_keeps_its_weights_in_the_flatbuffer(tmp_path) ->
     pytest.importorskip("litert_quantizer")
     from ai_edge_litert import schema_py_generated as schema
 
-    from alexedge.compress.convert import convert
+    from alexedge.compress.export.convert import convert
     from alexedge.edge_runtime import Classifier
     from alexedge.edge_runtime.metadata import ImageInputMetadata, ModelMetadata, write_metadata
     from alexedge.train.models import build_model
@@ -236,8 +236,8 @@ def test_int4_of_a_larger_model_keeps_its_weights_in_the_flatbuffer(tmp_path) ->
 def test_int4_weights_and_their_zeros_are_counted(tmp_path) -> None:
     """variants.json's weight count and sparsity read int4 files too (two a byte)."""
     pytest.importorskip("litert_quantizer")
-    from alexedge.compress.convert import convert
-    from alexedge.compress.tflite_weights import count_weights
+    from alexedge.compress.export.convert import convert
+    from alexedge.compress.export.tflite_weights import count_weights
     from alexedge.train.models import build_model
 
     model = build_model("mlp", 3, 32, fc_units=256)

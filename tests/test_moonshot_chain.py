@@ -23,14 +23,14 @@ _CONFIG = CompressConfig(
 
 @pytest.fixture(scope="module")
 def pruned():
-    from alexedge.compress.prune import prune
+    from alexedge.compress.techniques.prune import prune
 
     data = tiny_finetune_data("alexnet-reduced", n=16)
     return prune(tiny_model(data), data, _CONFIG, 0.8), data
 
 
 def _int4(model) -> bytes:
-    from alexedge.compress.convert import exporter
+    from alexedge.compress.export.convert import exporter
 
     with exporter(model) as export:
         return export("int4")
@@ -39,14 +39,14 @@ def _int4(model) -> bytes:
 def _file_kernels(data: bytes) -> list[np.ndarray]:
     """Each integer kernel of the file (all int4 in an int4 export), shaped as TFLite
     stores it (output channel first)."""
-    from alexedge.compress.tflite_weights import weight_tensors
+    from alexedge.compress.export.tflite_weights import weight_tensors
 
     return [v.reshape(shape) for _, shape, v in weight_tensors(data) if v.dtype == np.int8]
 
 
 def _keras_kernels(model, skip: tuple[str, ...] = ()) -> list[np.ndarray]:
     """Conv/Dense kernels outside ``skip`` in TFLite's layout: (out, h, w, in), (out, in)."""
-    from alexedge.compress.wrap import PRUNABLE
+    from alexedge.compress.techniques.wrap import PRUNABLE
 
     layers = [x for x in model.layers if isinstance(x, PRUNABLE) and x.name not in skip]
     return [np.moveaxis(layer.kernel.numpy(), -1, 0) for layer in layers]
@@ -74,7 +74,7 @@ def test_int4_of_a_pruned_model_keeps_its_zeros(pruned) -> None:
 
 
 def test_int4_of_a_clustered_pruned_model_keeps_zeros_and_few_values(pruned) -> None:
-    from alexedge.compress.cluster import cluster
+    from alexedge.compress.techniques.cluster import cluster
 
     model, finetune_data = pruned
     clustered = cluster(model, finetune_data, _CONFIG, preserve_sparsity=True)

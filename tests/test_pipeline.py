@@ -15,7 +15,7 @@ import pytest
 from compress_helpers import write_colour_dataset
 
 from alexedge.compress.config import CompressConfig
-from alexedge.compress.family import plan_family, variant_name
+from alexedge.compress.planner import plan_family, variant_name
 from alexedge.compress.schema import SCHEMA_VERSION, validate_variants_doc
 from alexedge.edge_runtime import Classifier
 from alexedge.errors import ConfigError
@@ -49,7 +49,7 @@ def tiny_run(data: Path, tmp_path_factory: pytest.TempPathFactory) -> PipelineRe
 def command_run(data: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The same run made by the four commands' library functions, one after the other."""
     from alexedge.android_assets import PackageConfig, package_run
-    from alexedge.compress.family import compress_run
+    from alexedge.compress.planner import compress_run
     from alexedge.report import write_report
     from alexedge.train.run_config import DataConfig, RunConfig
     from alexedge.train.session import train_run
@@ -130,7 +130,7 @@ def test_broken_calibration_fails_the_floor_and_nothing_is_packaged(
 ) -> None:
     """Calibration pixels 1000x too large (a uint16/float mix-up): int8 ranges are wrong."""
     from alexedge.compress import inputs
-    from alexedge.compress.verify import AgreementError
+    from alexedge.compress.diagnostics.verify import AgreementError
 
     real = inputs.load_calibration
 
@@ -151,7 +151,7 @@ def test_broken_calibration_fails_the_floor_and_nothing_is_packaged(
 
 def test_blank_calibration_is_refused() -> None:
     """All-black calibration (every image flat) is a bug, not a calibration: one clear error."""
-    from alexedge.compress.convert import convert
+    from alexedge.compress.export.convert import convert
     from alexedge.errors import ModelError
     from alexedge.train.models import build_model
 

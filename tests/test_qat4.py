@@ -24,8 +24,8 @@ _CONFIG = CompressConfig(
 
 @pytest.fixture(scope="module")
 def chain():
-    from alexedge.compress.prune import prune
-    from alexedge.compress.qat4 import qat4_finetune
+    from alexedge.compress.techniques.prune import prune
+    from alexedge.compress.techniques.qat4 import qat4_finetune
 
     data = tiny_finetune_data("alexnet-reduced", n=16)
     pruned = prune(tiny_model(data), data, _CONFIG, 0.8)
@@ -34,7 +34,7 @@ def chain():
 
 
 def _kernels(model) -> dict[str, np.ndarray]:
-    from alexedge.compress.wrap import PRUNABLE
+    from alexedge.compress.techniques.wrap import PRUNABLE
 
     return {x.name: x.kernel.numpy() for x in model.layers if isinstance(x, PRUNABLE)}
 
@@ -57,7 +57,7 @@ def test_kernels_sit_on_the_int4_grid_and_keep_their_zeros(chain) -> None:
 
 
 def _int4_outputs(model, images: np.ndarray) -> np.ndarray:
-    from alexedge.compress.convert import exporter
+    from alexedge.compress.export.convert import exporter
 
     with exporter(model) as export:
         return float_outputs(export("int4"), images)

@@ -37,7 +37,7 @@ def _row(name: str, data: bytes | None, quantization: str, **extra: object) -> d
 
 def _half_zero(model):
     """A copy of ``model`` whose every Conv2D/Dense kernel has its even elements zeroed."""
-    from alexedge.compress.wrap import copy_model, weight_layers
+    from alexedge.compress.techniques.wrap import copy_model, weight_layers
 
     copy = copy_model(model)
     zeroed = {}
@@ -53,7 +53,7 @@ def _half_zero(model):
 @pytest.fixture(scope="module")
 def run(tmp_path_factory: pytest.TempPathFactory) -> dict:
     """A trained run with two real float32 files, hand-made variants and predictions."""
-    from alexedge.compress.convert import convert
+    from alexedge.compress.export.convert import convert
     from alexedge.train.loop import load_model
 
     run_dir = make_trained_run(tmp_path_factory.mktemp("report"), epochs=2)

@@ -7,14 +7,14 @@ from pathlib import Path
 
 import pytest
 
-from alexedge.compress.measure import VariantMeasurement
+from alexedge.compress.diagnostics.measure import VariantMeasurement
+from alexedge.compress.diagnostics.verify import AgreementError, check_agreement, raise_for_failures
 from alexedge.compress.schema import (
     V1_VARIANT_KEYS,
     V2_VARIANT_KEYS,
     merge_variants_doc,
     validate_variants_doc,
 )
-from alexedge.compress.verify import AgreementError, check_agreement, raise_for_failures
 from alexedge.errors import ModelError
 from alexedge.hardware import describe_hardware
 

@@ -1,4 +1,4 @@
-"""``alexedge compress RUN``: the CLI face of ``alexedge.compress.family.compress_run``.
+"""``alexedge compress RUN``: the CLI face of ``alexedge.compress.planner.compress_run``.
 
 Options are parsed and validated into a ``CompressConfig`` before anything heavy is
 imported, so bad input costs no TensorFlow start-up and leaves the run folder untouched.
@@ -140,7 +140,7 @@ def compress(
 
     check_trained_run(run)
     import_tensorflow()
-    from alexedge.compress.family import compress_run
+    from alexedge.compress.planner import compress_run
     from alexedge.report import write_report
 
     result = compress_run(run, config, representative=representative, data_root=data, strict=False)

@@ -47,7 +47,7 @@ def layer_rows(model: Any, files: Mapping[str, bytes]) -> list[LayerRow]:
     A last row ``(other layers)`` holds the remaining parameters (batch norm, which
     export folds into the kernels), so the column sums to the model's parameter count.
     """
-    from alexedge.compress.wrap import weight_layers
+    from alexedge.compress.techniques.wrap import weight_layers
     from alexedge.train.models.summary import layer_macs, model_stats
 
     layers = weight_layers(model)
@@ -80,7 +80,7 @@ def file_layer_zeros(tflite_bytes: bytes, kernels: Mapping[str, int]) -> dict[st
 
     ``kernels`` maps each layer name to its kernel's element count.
     """
-    from alexedge.compress.tflite_weights import weight_tensors
+    from alexedge.compress.export.tflite_weights import weight_tensors
 
     counts: dict[str, tuple[int, int]] = {}
     # Every rank >= 2 constant, however small: a layer is matched by name and size.

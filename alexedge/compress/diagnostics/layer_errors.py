@@ -214,7 +214,7 @@ def _calibrate(
 ) -> Calibrated:
     import tensorflow as tf
 
-    from alexedge.compress.convert import converter_setup, run_converter
+    from alexedge.compress.export.convert import converter_setup, run_converter
 
     _check_mode(mode)
     converter = tf.lite.TFLiteConverter.from_saved_model(folder)
@@ -244,7 +244,7 @@ def _op_tensors(data: bytes) -> list[tuple[str, str, int]]:
     """(op type, output tensor name, tensor index) of every op of the main subgraph."""
     from ai_edge_litert import schema_py_generated as schema
 
-    from alexedge.compress.tflite_ops import list_ops
+    from alexedge.compress.export.tflite_ops import list_ops
 
     graph = schema.Model.GetRootAsModel(data, 0).Subgraphs(0)
     ops = list_ops(data)

@@ -17,9 +17,9 @@ from pathlib import Path
 
 import numpy as np
 
-from alexedge.compress.tflite_ops import float_ops, io_tensors
-from alexedge.compress.tflite_weights import count_weights
-from alexedge.compress.verify import check_agreement
+from alexedge.compress.diagnostics.verify import check_agreement
+from alexedge.compress.export.tflite_ops import float_ops, io_tensors
+from alexedge.compress.export.tflite_weights import count_weights
 from alexedge.edge_runtime.evaluate import evaluate_images
 from alexedge.edge_runtime.latency import measure_latency
 

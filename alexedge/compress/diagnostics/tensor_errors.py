@@ -48,7 +48,7 @@ from typing import Any
 
 import numpy as np
 
-from alexedge.compress.layer_errors import layer_outputs, snr_db
+from alexedge.compress.diagnostics.layer_errors import layer_outputs, snr_db
 from alexedge.errors import ModelError
 from alexedge.modes import ACCUMULATED
 

@@ -33,10 +33,10 @@ import numpy as np
 from alexedge import progress
 from alexedge.atomic import write_bytes, write_json, write_text
 from alexedge.compress.config import CompressConfig
+from alexedge.compress.diagnostics.measure import VariantMeasurement, measure_variant
+from alexedge.compress.diagnostics.verify import raise_for_failures
 from alexedge.compress.inputs import RunInputs, load_run_inputs
-from alexedge.compress.measure import VariantMeasurement, measure_variant
 from alexedge.compress.schema import SCHEMA_VERSION, merge_variants_doc, validate_variants_doc
-from alexedge.compress.verify import raise_for_failures
 from alexedge.config import config_to_dict
 from alexedge.data.decode import DecodedSplit
 from alexedge.errors import AlexEdgeError
@@ -47,7 +47,7 @@ from alexedge.preprocess import MODEL_INPUT_MEAN, MODEL_INPUT_STD, center_crops
 from alexedge.run import BEST_MODEL, LABELS, PREDICTIONS, VARIANTS_DIR, VARIANTS_JSON
 
 if TYPE_CHECKING:
-    from alexedge.compress.convert import Export
+    from alexedge.compress.export.convert import Export
 
 __all__ = ["CompressResult", "SourcePlan", "compress_run", "plan_family", "variant_name"]
 
@@ -152,7 +152,7 @@ def compress_run(
         run_dir, config.calibration_images, config.seed, representative, data_root, decoded
     )
     if config.float_layers:
-        from alexedge.compress.float_layers import check_model_float_layers
+        from alexedge.compress.export.float_layers import check_model_float_layers
 
         # Before the first write: a mistyped layer name leaves the run folder as it was.
         check_model_float_layers(inputs.model, config.float_layers, str(run_dir / BEST_MODEL))
@@ -172,7 +172,7 @@ def compress_run(
         predictions, keras[plan.name] = _score_keras(plan, model, crops, inputs, config)
         top1.keras[plan.name] = predictions
         _report_source(plan.name, keras[plan.name], say)
-        from alexedge.compress.convert import exporter  # TensorFlow
+        from alexedge.compress.export.convert import exporter  # TensorFlow
 
         with exporter(model) as export:
             for mode in plan.modes:
@@ -203,7 +203,7 @@ def _build(
 ) -> Any:
     if plan.parent is None:
         return inputs.model
-    from alexedge.compress.finetune import FinetuneData
+    from alexedge.compress.techniques.finetune import FinetuneData
 
     data = FinetuneData(
         inputs.train_split(), inputs.dataset.num_classes, inputs.stats, inputs.train_config
@@ -211,19 +211,19 @@ def _build(
     parent = models[plan.parent]
     say(f"{plan.name}: {plan.technique} + fine-tune from {plan.parent} ...")
     if plan.technique == "prune":
-        from alexedge.compress.prune import prune
+        from alexedge.compress.techniques.prune import prune
 
         return prune(parent, data, config, plan.sparsity_target)
     if plan.technique == "cluster":
-        from alexedge.compress.cluster import cluster
+        from alexedge.compress.techniques.cluster import cluster
 
         keep_zeros = config.preserve_sparsity and plan.sparsity_target > 0
         return cluster(parent, data, config, preserve_sparsity=keep_zeros)
     if plan.technique == "qat4":
-        from alexedge.compress.qat4 import qat4_finetune
+        from alexedge.compress.techniques.qat4 import qat4_finetune
 
         return qat4_finetune(parent, data, config, keep_zeros=plan.sparsity_target > 0)
-    from alexedge.compress.qat import qat_finetune
+    from alexedge.compress.techniques.qat import qat_finetune
 
     return qat_finetune(parent, data, config, preserve_sparsity=plan.sparsity_target > 0)
 
@@ -240,7 +240,7 @@ def _fail_collapsed(
     its files agree with it, so verification alone would pass a chance-level model."""
     if plan.technique != "cluster" or plan.parent is None:
         return
-    from alexedge.compress.cluster import collapse_error
+    from alexedge.compress.techniques.cluster import collapse_error
 
     error = collapse_error(
         plan.name,
@@ -294,7 +294,7 @@ def _score_keras(
 
 
 def _sparsity_entry(plan: SourcePlan, model: Any, config: CompressConfig) -> dict[str, Any]:
-    from alexedge.compress.prune import layer_sparsity, overall_sparsity
+    from alexedge.compress.techniques.prune import layer_sparsity, overall_sparsity
 
     rows = layer_sparsity(model)
     return {
@@ -373,8 +373,12 @@ def _layer_variants(
     wanted = config.layer_errors or config.float_layers or config.auto_float
     if plan.qat or not modes or not wanted:  # QAT models carry their own ranges
         return []
-    from alexedge.compress.float_layers import export_with_float_layers
-    from alexedge.compress.layer_errors import calibrator, format_layer_errors, layer_errors
+    from alexedge.compress.diagnostics.layer_errors import (
+        calibrator,
+        format_layer_errors,
+        layer_errors,
+    )
+    from alexedge.compress.export.float_layers import export_with_float_layers
 
     results = []
     with calibrator(model) as calibrate:
@@ -410,8 +414,11 @@ def _accumulated_layer_errors(
     modes = [m for m in plan.modes if MODES[m].error_report == ACCUMULATED]
     if not modes or not config.layer_errors:
         return
-    from alexedge.compress.layer_errors import weight_layers
-    from alexedge.compress.tensor_errors import accumulated_errors, format_accumulated_errors
+    from alexedge.compress.diagnostics.layer_errors import weight_layers
+    from alexedge.compress.diagnostics.tensor_errors import (
+        accumulated_errors,
+        format_accumulated_errors,
+    )
 
     folder = inputs.run_dir / VARIANTS_DIR
     # The source's own float32 file when it was exported, else the same conversion.
@@ -434,7 +441,7 @@ def _float_choices(
     base: str, errors: list[Any], layers: tuple[str, ...], config: CompressConfig
 ) -> list[tuple[str, tuple[str, ...]]]:
     """(variant name, layers kept float) for ``--float-layers`` and ``--auto-float``."""
-    from alexedge.compress.float_layers import (
+    from alexedge.compress.export.float_layers import (
         auto_float_layers,
         check_float_layers,
         float_variant_name,

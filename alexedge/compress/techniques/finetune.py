@@ -65,7 +65,7 @@ def finetune(
         model, data.train_config, schedule, data.num_classes, from_logits=_ends_in_logits(model)
     )
     tc = data.train_config
-    augmentation = tc.augmentation()
+    augmentation = tc.augmentation
     if not config.finetune_mixing:
         augmentation = replace(augmentation, mixup=0.0, cutmix=0.0)
     batches = train_dataset(

@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from alexedge.compress.layer_errors import Calibrated, LayerError, weight_layers
+from alexedge.compress.diagnostics.layer_errors import Calibrated, LayerError, weight_layers
 from alexedge.errors import ConfigError
 
 __all__ = [

@@ -1,6 +1,6 @@
 """4-bit-weight-aware fine-tuning: the int4 export's rounding trained for, zeros kept.
 
-Why: int4 applied after fine-tuning (``alexedge.compress.int4``) rounds each kernel to
+Why: int4 applied after fine-tuning (``alexedge.compress.export.int4``) rounds each kernel to
 15 levels per output channel, and on a pruned ``alexnet-reduced`` that cost 0.4-1.9 pt
 of top-1 on top of pruning. tfmot's QAT schemes are 8-bit (and their pruning-preserving
 one is 8-bit only), so this module trains with the int4 grid itself: each Conv2D/Dense
@@ -29,9 +29,9 @@ import tf_keras as keras
 from tensorflow_model_optimization.python.core.quantization.keras import quantizers
 
 from alexedge.compress.config import CompressConfig
-from alexedge.compress.finetune import FinetuneData, finetune
-from alexedge.compress.prune import refresh_batch_norm
-from alexedge.compress.wrap import PRUNABLE, copy_model, wrap_layers
+from alexedge.compress.techniques.finetune import FinetuneData, finetune
+from alexedge.compress.techniques.prune import refresh_batch_norm
+from alexedge.compress.techniques.wrap import PRUNABLE, copy_model, wrap_layers
 
 __all__ = ["int4_aware", "int4_grid", "qat4_finetune", "strip_int4_aware"]
 

@@ -28,8 +28,8 @@ import numpy as np
 import tensorflow as tf
 import tf_keras as keras
 
-from alexedge.compress.int4 import int4_weights, require_quantizer
-from alexedge.compress.tflite_ops import list_ops
+from alexedge.compress.export.int4 import int4_weights, require_quantizer
+from alexedge.compress.export.tflite_ops import list_ops
 from alexedge.errors import ConfigError, ModelError
 from alexedge.modes import IO_TYPES, get_mode
 from alexedge.quiet import native_stderr_filtered

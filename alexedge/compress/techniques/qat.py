@@ -6,7 +6,7 @@ converter reads its quantization ranges.
 
 ``tfmot.quantization.keras.quantize_model`` refuses our models ("Layer normalize:
 Normalization is not supported"): the model's first layer normalizes raw pixels.
-So layers are annotated one by one (``alexedge.compress.wrap``):
+So layers are annotated one by one (``alexedge.compress.techniques.wrap``):
 
 * every layer tfmot's 8-bit registry supports, plus BatchNormalization, which the
   registry does not list on its own but whose Conv/Dense + BN + ReLU patterns the
@@ -35,9 +35,9 @@ from tensorflow_model_optimization.python.core.quantization.keras.default_8bit i
 )
 
 from alexedge.compress.config import CompressConfig
-from alexedge.compress.finetune import FinetuneData, finetune
-from alexedge.compress.prune import bn_images
-from alexedge.compress.wrap import copy_model, wrap_layers
+from alexedge.compress.techniques.finetune import FinetuneData, finetune
+from alexedge.compress.techniques.prune import bn_images
+from alexedge.compress.techniques.wrap import copy_model, wrap_layers
 from alexedge.train.models.layers import LocalResponseNorm
 
 __all__ = ["calibrate_ranges", "qat_finetune", "quantization_aware", "quantize_scope"]

@@ -52,9 +52,9 @@ from tensorflow_model_optimization.python.core.clustering.keras.cluster_config i
 )
 
 from alexedge.compress.config import CompressConfig
-from alexedge.compress.finetune import FinetuneData, finetune
-from alexedge.compress.prune import refresh_batch_norm
-from alexedge.compress.wrap import weight_layers, wrap_layers
+from alexedge.compress.techniques.finetune import FinetuneData, finetune
+from alexedge.compress.techniques.prune import refresh_batch_norm
+from alexedge.compress.techniques.wrap import weight_layers, wrap_layers
 
 __all__ = ["cluster", "collapse_error", "distinct_values", "wrap_for_clustering"]
 

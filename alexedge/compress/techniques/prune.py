@@ -4,7 +4,7 @@ wrap (``prune_low_magnitude`` per Conv2D/Dense layer, PolynomialDecay from 0 to 
 target) -> fine-tune (``UpdatePruningStep``) -> strip (``strip_pruning``) -> re-estimate
 batch norm. Three pitfalls measured on this stack (shared FINDINGS.md) shape it:
 the whole-model ``prune_low_magnitude`` fails on the Normalization input layer, so
-layers are wrapped one by one (``alexedge.compress.wrap``); a short schedule leaves BN
+layers are wrapped one by one (``alexedge.compress.techniques.wrap``); a short schedule leaves BN
 moving statistics stale after the last pruning jump, so the schedule reaches its
 target early (``prune_end_fraction``) and BN statistics are recomputed after
 stripping; and one uniform target over-prunes small, sensitive layers, so targets
@@ -21,8 +21,8 @@ import tensorflow_model_optimization as tfmot
 import tf_keras as keras
 
 from alexedge.compress.config import CompressConfig
-from alexedge.compress.finetune import FinetuneData, finetune, steps_per_epoch
-from alexedge.compress.wrap import PRUNABLE, weight_layers, wrap_layers
+from alexedge.compress.techniques.finetune import FinetuneData, finetune, steps_per_epoch
+from alexedge.compress.techniques.wrap import PRUNABLE, weight_layers, wrap_layers
 from alexedge.preprocess import center_crops
 from alexedge.train.batch_norm import reestimate_batch_norm
 
