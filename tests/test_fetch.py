@@ -171,6 +171,7 @@ def _config(tmp: Path, **overrides: object) -> FetchConfig:
         min_bytes=5_000,
         placeholder_threshold=3,
         progress=False,
+        allow_private_hosts=True,  # the server is on 127.0.0.1
     )
     options.update(overrides)
     return FetchConfig(**options)  # type: ignore[arg-type]

@@ -203,6 +203,7 @@ def _options(tmp: Path, **overrides: object) -> dict[str, object]:
         deadline=DEADLINE,
         min_rate=0.0,
         progress=False,
+        allow_private_hosts=True,  # the server is on 127.0.0.1
     )
     options.update(overrides)
     return options

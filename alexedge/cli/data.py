@@ -83,8 +83,19 @@ def fetch(
             "else too_slow."
         ),
     ] = 1000.0,
+    allow_private_hosts: Annotated[
+        bool,
+        typer.Option(
+            help="Let listed URLs reach loopback and private-network addresses (a local "
+            "mirror); redirects from public hosts into them stay refused."
+        ),
+    ] = False,
 ) -> None:
-    """Download images from per-class URL lists; resumable, placeholder-aware."""
+    """Download images from per-class URL lists; resumable, placeholder-aware.
+
+    Connections to loopback, private, link-local, multicast and reserved addresses
+    (checked after DNS, at every redirect) fail as blocked_address.
+    """
     from alexedge.data.fetch import FetchConfig, fetch_dataset, format_summary
 
     summary = fetch_dataset(
@@ -100,6 +111,7 @@ def fetch(
             retry_failed=retry_failed,
             deadline=deadline,
             min_rate=min_rate,
+            allow_private_hosts=allow_private_hosts,
         )
     )
     typer.echo(format_summary(summary))

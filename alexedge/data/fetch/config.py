@@ -34,6 +34,9 @@ class FetchConfig:
             seconds have passed, so a 1 B/s drip is dropped long before the deadline.
         decode_budget: Bytes of pixels all workers may hold decoded at once while
             checking images; one image larger than this is checked alone.
+        allow_private_hosts: Let a listed URL reach loopback, private, link-local and
+            other non-public addresses (a local mirror, a test server). A redirect from
+            a public address into a private one is refused even then.
     """
 
     lists: Path
@@ -51,6 +54,7 @@ class FetchConfig:
     deadline: float = 300.0
     min_rate: float = 1_000.0
     decode_budget: int = 256_000_000
+    allow_private_hosts: bool = False
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "lists", Path(self.lists))

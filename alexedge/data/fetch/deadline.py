@@ -6,8 +6,8 @@ thread therefore shuts down the socket of any request whose deadline has passed,
 which wakes the blocked read at once; it also shuts every socket when the run is
 stopped (Ctrl-C), so workers do not finish their downloads first.
 
-Sockets reach the watchdog through the connection classes of ``WatchedAdapter``:
-each request registers its socket with the calling thread's current deadline.
+Sockets reach the watchdog through the connection classes of ``connection``: each
+request registers its socket (``watch_socket``) with the calling thread's current deadline.
 """
 
 from __future__ import annotations
@@ -19,11 +19,7 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
-from requests.adapters import HTTPAdapter
-from urllib3.connection import HTTPConnection, HTTPSConnection
-from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
-
-__all__ = ["Deadline", "Watchdog", "WatchedAdapter"]
+__all__ = ["Deadline", "Watchdog", "watch_socket"]
 
 _local = threading.local()
 
@@ -109,38 +105,8 @@ def _shut(sock: socket.socket) -> None:
         socket.socket.shutdown(sock, socket.SHUT_RDWR)
 
 
-def _register(sock: Any) -> None:
+def watch_socket(sock: Any) -> None:
+    """Put ``sock`` under this thread's current deadline, if a request is being timed."""
     watched = getattr(_local, "current", None)
     if watched is not None and isinstance(sock, socket.socket):
         watched[0].watch(watched[1], sock)
-
-
-class _WatchedHTTPConnection(HTTPConnection):
-    def getresponse(self) -> Any:  # headers and body are read from here on
-        _register(self.sock)
-        return super().getresponse()
-
-
-class _WatchedHTTPSConnection(HTTPSConnection):
-    def getresponse(self) -> Any:
-        _register(self.sock)
-        return super().getresponse()
-
-
-class _WatchedHTTPPool(HTTPConnectionPool):
-    ConnectionCls = _WatchedHTTPConnection
-
-
-class _WatchedHTTPSPool(HTTPSConnectionPool):
-    ConnectionCls = _WatchedHTTPSConnection
-
-
-class WatchedAdapter(HTTPAdapter):
-    """An ``HTTPAdapter`` whose connections report their sockets to the watchdog."""
-
-    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
-        super().init_poolmanager(*args, **kwargs)
-        self.poolmanager.pool_classes_by_scheme = {
-            "http": _WatchedHTTPPool,
-            "https": _WatchedHTTPSPool,
-        }

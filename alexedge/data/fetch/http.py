@@ -5,6 +5,11 @@ fixed-size reads: a fixed read of 64 KiB blocks until the chunk fills, which at
 1 B/s is 18 hours, and the deadline is checked only between reads. Socket timeouts
 are sized to what is left of the deadline, a body must keep up a minimum rate, and
 the watchdog (``deadline``) cuts whatever still blocks.
+
+Redirects are followed here, not by requests, so that every hop is a new request
+whose connection is checked (``address``, ``connection``) and whose scheme is http or
+https. Proxies from the environment are not used: a proxy would connect to the hop's
+address itself, out of reach of that check.
 """
 
 from __future__ import annotations
@@ -12,13 +17,16 @@ from __future__ import annotations
 import re
 import threading
 import time
-from urllib.parse import urlsplit
+from urllib.parse import urljoin, urlsplit
 
 import requests
 import urllib3.exceptions as u3
+from requests.utils import requote_uri
 
+from alexedge.data.fetch import address
 from alexedge.data.fetch.config import FetchConfig
-from alexedge.data.fetch.deadline import Deadline, Watchdog, WatchedAdapter
+from alexedge.data.fetch.connection import FetchAdapter
+from alexedge.data.fetch.deadline import Deadline, Watchdog
 from alexedge.data.fetch.types import Failure
 
 __all__ = ["Downloader", "ascii_int", "is_http_url"]
@@ -63,10 +71,10 @@ class Downloader:
         session = getattr(self._local, "session", None)
         if session is None:
             session = requests.Session()
-            session.max_redirects = _MAX_REDIRECTS
+            session.trust_env = False  # no proxies: see the module docstring
             session.headers["User-Agent"] = _USER_AGENT
-            session.mount("http://", WatchedAdapter())
-            session.mount("https://", WatchedAdapter())
+            session.mount("http://", FetchAdapter())
+            session.mount("https://", FetchAdapter())
             self._local.session = session
             with self._lock:
                 self._sessions.append(session)
@@ -88,14 +96,29 @@ class Downloader:
         raise AssertionError("unreachable: the last attempt returns or raises")
 
     def _get_once(self, url: str, deadline: Deadline) -> bytes:
+        # A fresh route per attempt: a retry starts again at the listed URL.
+        with address.route(self._config.allow_private_hosts):
+            for _ in range(_MAX_REDIRECTS + 1):
+                result = self._hop(url, deadline)
+                if isinstance(result, bytes):
+                    return result
+                url = result
+        raise Failure("too_many_redirects")
+
+    def _hop(self, url: str, deadline: Deadline) -> bytes | str:
+        """The body at ``url``, or the URL it redirects to."""
         if self._stop.is_set():
             raise Failure("interrupted")
         left = deadline.remaining()
         if left <= 0:
             raise Failure("too_slow")
         timeout = (min(self._config.connect_timeout, left), min(self._config.read_timeout, left))
+        session = self._session()
         try:
-            with self._session().get(url, stream=True, timeout=timeout) as response:
+            with session.get(url, stream=True, timeout=timeout, allow_redirects=False) as response:
+                target = session.get_redirect_target(response)
+                if target is not None:
+                    return _redirect_url(response.url, target)
                 _check_status(response)
                 return self._read_body(response, deadline)
         except Failure:
@@ -150,6 +173,16 @@ def is_http_url(url: str) -> bool:
     return parts.scheme in ("http", "https") and bool(parts.hostname) and not has_space
 
 
+def _redirect_url(current: str, location: str) -> str:
+    """Where a redirect leads, resolved as requests would; only http(s) may follow."""
+    if location.startswith("//"):  # scheme-relative
+        location = f"{urlsplit(current).scheme}:{location}"
+    url = urljoin(current, requote_uri(location))
+    if not is_http_url(url):
+        raise Failure("bad_url")
+    return url
+
+
 def _check_status(response: requests.Response) -> None:
     code = response.status_code
     if 200 <= code < 300:
@@ -168,10 +201,8 @@ def _classify(error: Exception) -> Failure:
         return Failure("timeout", retryable=True)
     if isinstance(error, (exc.SSLError, u3.SSLError)):  # certificates do not fix themselves
         return Failure("ssl_error")
-    if isinstance(error, exc.TooManyRedirects):
-        return Failure("too_many_redirects")
     if isinstance(error, (exc.MissingSchema, exc.InvalidSchema, exc.InvalidURL)):
-        return Failure("bad_url")  # also a redirect to ftp: or file:
+        return Failure("bad_url")
     if isinstance(error, exc.ConnectionError):
         # A read timeout in the body arrives from requests as a ConnectionError.
         if error.args and isinstance(error.args[0], u3.ReadTimeoutError):
