@@ -1,9 +1,13 @@
-"""``alexedge data fetch`` against a hostile server on 127.0.0.1 (issue 20).
+"""``alexedge data fetch`` against a hostile server on 127.0.0.1 (issues 20 and 35).
 
 Drips and stalls that socket timeouts never see, numbers made of non-ASCII digits,
-symlinks planted in OUT, kills and signals mid-run, and huge-dimension PNGs. The
-server only binds 127.0.0.1, every slow reply is bounded in time and ends when the
-fixture stops it, and a timer stops the whole server if a test forgets to.
+symlinks planted in OUT, kills and signals mid-run, huge-dimension PNGs, and URLs and
+redirects aimed at private networks. The server only binds 127.0.0.1, every slow reply
+is bounded in time and ends when the fixture stops it, and a timer stops the whole
+server if a test forgets to. Tests of where a download may connect replace the
+resolver and ``socket.connect``: names resolve to chosen addresses without a DNS
+query, and the only address reachable besides 127.0.0.1 is one "public" address that
+is routed to the server, so no packet leaves the machine.
 """
 
 from __future__ import annotations
@@ -13,9 +17,11 @@ import functools
 import gzip
 import http.server
 import io
+import ipaddress
 import json
 import os
 import signal
+import socket
 import struct
 import subprocess
 import sys
@@ -32,6 +38,7 @@ import pytest
 from PIL import Image
 
 from alexedge.data.fetch import MANIFEST_NAME, FetchConfig, fetch_dataset, format_summary
+from alexedge.data.fetch.address import is_public
 from alexedge.data.fetch.http import ascii_int
 from alexedge.data.fetch.paths import TEMP_SUFFIX
 from alexedge.data.fetch.types import Failure
@@ -85,6 +92,7 @@ class _Host:
         self.lock = threading.Lock()
         self.stopping = threading.Event()
         self.big_pngs: list[bytes] = []
+        self.redirects: dict[str, str] = {}
 
     def hit(self, path: str) -> int:
         with self.lock:
@@ -156,6 +164,9 @@ class _Handler(http.server.BaseHTTPRequestHandler):
     def _big_png(self, host: _Host, hit: int, name: str) -> None:
         self._send(200, host.big_pngs[int(name)])
 
+    def _redirect(self, host: _Host, hit: int, name: str) -> None:
+        self._send(302, b"", {"Location": host.redirects[name], "Content-Length": "0"})
+
     def _missing(self, host: _Host, hit: int, name: str) -> None:
         self._send(404, b"no such photo")
 
@@ -169,9 +180,9 @@ class _Server:
     host: _Host
 
 
-@pytest.fixture(scope="module")
-def server() -> Iterator[_Server]:
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+@contextlib.contextmanager
+def _serving(handler: type[_Handler]) -> Iterator[_Server]:
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     httpd.daemon_threads = True
     host = _Host()
     httpd.host = host  # type: ignore[attr-defined]
@@ -180,14 +191,21 @@ def server() -> Iterator[_Server]:
     lifetime = threading.Timer(SERVER_LIFETIME, lambda: (host.stopping.set(), httpd.shutdown()))
     lifetime.daemon = True
     lifetime.start()
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("NO_PROXY", "127.0.0.1")  # a developer's proxy must not see these
+    try:
         yield _Server(f"http://127.0.0.1:{httpd.server_port}", host)
-    lifetime.cancel()
-    host.stopping.set()
-    httpd.shutdown()
-    httpd.server_close()
-    serving.join(timeout=5)
+    finally:
+        lifetime.cancel()
+        host.stopping.set()
+        httpd.shutdown()
+        httpd.server_close()
+        serving.join(timeout=5)
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[_Server]:
+    with _serving(_Handler) as serving, pytest.MonkeyPatch.context() as mp:
+        mp.setenv("NO_PROXY", "127.0.0.1")  # a developer's proxy must not see these
+        yield serving
 
 
 def _options(tmp: Path, **overrides: object) -> dict[str, object]:
@@ -529,3 +547,176 @@ def test_png_whose_pixels_disagree_with_its_header_is_not_an_image() -> None:
     with pytest.raises(Failure) as failure, contextlib.suppress(SyntaxError):
         check_content(fixed, 0, DecodeBudget(1))
     assert failure.value.reason == "not_image"
+
+
+# --- 6. where a download may connect (issue 35) -----------------------------------
+
+PUBLIC_IP = "93.184.215.14"  # globally routed; the fake network delivers it to the server
+
+
+@dataclass
+class _Network:
+    names: dict[str, str]  # host name -> the one address the fake resolver answers
+    connects: list[str]  # every address a socket tried to connect to, in order
+
+
+@pytest.fixture
+def network(monkeypatch: pytest.MonkeyPatch) -> _Network:
+    """A resolver that never sends a query, and sockets that never leave 127.0.0.1."""
+    net = _Network({}, [])
+    real_getaddrinfo, real_connect = socket.getaddrinfo, socket.socket.connect
+
+    def getaddrinfo(host, port, family=0, kind=0, proto=0, flags=0):  # type: ignore[no-untyped-def]
+        host = net.names.get(host, host)
+        return real_getaddrinfo(host, port, family, kind, proto, flags | socket.AI_NUMERICHOST)
+
+    def connect(sock, address):  # type: ignore[no-untyped-def]
+        net.connects.append(address[0])
+        if address[0] == PUBLIC_IP:
+            address = ("127.0.0.1", address[1])
+        elif address[0] != "127.0.0.1":
+            raise ConnectionRefusedError(f"the test network does not reach {address[0]}")
+        return real_connect(sock, address)
+
+    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
+    monkeypatch.setattr(socket.socket, "connect", connect)
+    return net
+
+
+def _port(server: _Server) -> int:
+    return int(server.base.rsplit(":", 1)[1])
+
+
+def _only_the_manifest(out: Path) -> bool:
+    return [p.name for p in out.rglob("*") if p.is_file()] == [MANIFEST_NAME]
+
+
+@pytest.mark.parametrize(
+    ("url", "resolves_to"),
+    [
+        ("http://127.0.0.1:{port}/img/p1.jpg", None),
+        ("http://2130706433:{port}/img/p2.jpg", None),  # decimal 127.0.0.1
+        ("http://0x7f.1:{port}/img/p3.jpg", None),  # hex
+        ("http://0:{port}/img/p4.jpg", None),  # 0.0.0.0 reaches this machine
+        ("http://[::1]:{port}/img/p5.jpg", None),
+        ("http://169.254.169.254/latest/meta-data/", None),
+        ("http://intranet.test:{port}/img/p6.jpg", "10.0.0.1"),  # a name, resolved
+        ("http://mapped.test:{port}/img/p7.jpg", "::ffff:10.0.0.1"),
+        ("http://nat64.test:{port}/img/p8.jpg", "64:ff9b::a9fe:a9fe"),  # 169.254.169.254
+        ("http://multicast.test:{port}/img/p9.jpg", "224.0.0.251"),
+    ],
+)
+def test_private_addresses_are_refused_before_connecting(
+    server: _Server, network: _Network, tmp_path: Path, url: str, resolves_to: str | None
+) -> None:
+    url = url.format(port=_port(server))
+    if resolves_to is not None:
+        network.names[url.split("/")[2].rsplit(":", 1)[0]] = resolves_to
+    summary = _fetch(tmp_path, [url], allow_private_hosts=False)
+    assert summary.failures_by_reason == {"blocked_address": 1}
+    assert network.connects == []  # refused on the resolved address, and not retried
+    assert server.host.count("/img/p") == 0
+    assert _only_the_manifest(tmp_path / "out")
+
+
+@pytest.mark.parametrize("allow_private_hosts", [False, True])
+@pytest.mark.parametrize(
+    "target",
+    [
+        "http://169.254.169.254/latest/meta-data/iam/",
+        "http://10.0.0.1/admin",
+        "http://[::1]:9/",
+        "http://2130706433:{port}/img/r1.jpg",
+        "http://inside.test:{port}/img/r2.jpg",  # a name resolving to 127.0.0.1
+        "ftp://127.0.0.1:{port}/img/r3.jpg",
+    ],
+)
+def test_redirect_from_a_public_host_into_a_private_one_is_refused(
+    server: _Server,
+    network: _Network,
+    tmp_path: Path,
+    target: str,
+    allow_private_hosts: bool,
+) -> None:
+    port = _port(server)
+    network.names.update({"photos.test": PUBLIC_IP, "inside.test": "127.0.0.1"})
+    name = f"{len(server.host.redirects)}"
+    server.host.redirects[name] = target.format(port=port)
+    url = f"http://photos.test:{port}/redirect/{name}"
+    summary = _fetch(tmp_path, [url], allow_private_hosts=allow_private_hosts)
+    reason = "bad_url" if target.startswith("ftp:") else "blocked_address"
+    assert summary.failures_by_reason == {reason: 1}
+    assert network.connects == [PUBLIC_IP]  # the first hop only, once: no retry
+    assert server.host.hits[f"/redirect/{name}"] == 1
+    assert server.host.count("/img/r") == 0
+    assert _only_the_manifest(tmp_path / "out")
+
+
+def test_redirects_between_public_hosts_and_from_private_hosts_are_followed(
+    server: _Server, network: _Network, tmp_path: Path
+) -> None:
+    port = _port(server)
+    network.names.update({"photos.test": PUBLIC_IP, "cdn.test": PUBLIC_IP})
+    server.host.redirects["to-cdn"] = f"http://cdn.test:{port}/img/cdn.jpg"
+    server.host.redirects["to-public"] = f"http://cdn.test:{port}/img/out.jpg"
+    public = f"http://photos.test:{port}/redirect/to-cdn"
+    summary = _fetch(tmp_path, [public], allow_private_hosts=False)
+    assert (summary.downloaded, summary.failed) == (1, 0)
+    assert network.connects == [PUBLIC_IP, PUBLIC_IP]
+
+    private = f"{server.base}/redirect/to-public"  # a local mirror pointing outwards
+    (tmp_path / "b").mkdir()
+    summary = _fetch(tmp_path / "b", [private], allow_private_hosts=True)
+    assert (summary.downloaded, summary.failed) == (1, 0)
+
+
+class _KeepAliveHandler(_Handler):
+    protocol_version = "HTTP/1.1"
+
+
+def test_a_kept_alive_private_connection_is_not_reused_after_a_public_hop(
+    network: _Network, tmp_path: Path
+) -> None:
+    with _serving(_KeepAliveHandler) as keep_alive:
+        port = _port(keep_alive)
+        network.names["photos.test"] = PUBLIC_IP
+        keep_alive.host.redirects["back"] = f"{keep_alive.base}/img/k2.jpg"
+        urls = [f"{keep_alive.base}/img/k1.jpg", f"http://photos.test:{port}/redirect/back"]
+        summary = _fetch(tmp_path, urls, workers=1, allow_private_hosts=True)
+        assert summary.failures_by_reason == {"blocked_address": 1}
+        assert summary.downloaded == 1
+        assert keep_alive.host.hits["/img/k2.jpg"] == 0
+    # One connection to 127.0.0.1, kept alive: the refusal was the check before reuse.
+    assert network.connects == ["127.0.0.1", PUBLIC_IP]
+
+
+@pytest.mark.parametrize(
+    ("ip", "public"),
+    [
+        ("93.184.215.14", True),
+        ("2606:4700::6810:84e5", True),
+        ("::ffff:93.184.215.14", True),
+        ("127.0.0.2", False),
+        ("10.1.2.3", False),
+        ("172.16.0.1", False),
+        ("192.168.1.1", False),
+        ("100.64.0.1", False),  # carrier-grade NAT
+        ("169.254.169.254", False),
+        ("0.0.0.0", False),
+        ("224.0.0.1", False),
+        ("240.0.0.1", False),
+        ("255.255.255.255", False),
+        ("::", False),
+        ("::1", False),
+        ("fe80::1", False),
+        ("fec0::1", False),
+        ("fd00::1", False),
+        ("ff02::1", False),
+        ("::ffff:127.0.0.1", False),
+        ("2002:a00:1::1", False),  # 6to4 around 10.0.0.1
+        ("64:ff9b::a00:1", False),  # NAT64 around 10.0.0.1
+        ("::10.0.0.1", False),  # IPv4-compatible, deprecated
+    ],
+)
+def test_public_addresses(ip: str, public: bool) -> None:
+    assert is_public(ipaddress.ip_address(ip)) is public
