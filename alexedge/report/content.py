@@ -9,6 +9,7 @@ raises, as an ``AlexEdgeError`` naming the file.
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import json
 from dataclasses import dataclass, field
@@ -25,7 +26,15 @@ from alexedge.report.history import read_curves
 from alexedge.report.layers import LayerRow
 from alexedge.report.rows import VariantRow, check_doc, variant_rows
 from alexedge.report.saliency import Saliency
-from alexedge.run import BEST_MODEL, HISTORY, LABELS, PREDICTIONS, VARIANTS_DIR, VARIANTS_JSON
+from alexedge.run import (
+    BEST_MODEL,
+    HISTORY,
+    LABELS,
+    METRICS,
+    PREDICTIONS,
+    VARIANTS_DIR,
+    VARIANTS_JSON,
+)
 
 __all__ = ["ReportContent", "collect"]
 
@@ -45,6 +54,7 @@ class ReportContent:
     saliency: Saliency | None = None
     layers: list[LayerRow] = field(default_factory=list)
     notes: dict[str, str] = field(default_factory=dict)  # section -> why it is missing
+    init_from: dict[str, Any] | None = None  # the run a fine-tune's weights came from
 
 
 # A folder holding none of these is not a run: reporting on it would only say so.
@@ -94,6 +104,11 @@ def _class_names(run_dir: Path, doc: dict[str, Any] | None) -> tuple[str, ...]:
 
 
 def _training(content: ReportContent) -> None:
+    metrics = content.run_dir / METRICS
+    # A fine-tune's origin (``alexedge train --init-from``); unreadable, the section
+    # goes without it.
+    with contextlib.suppress(OSError, UnicodeDecodeError, ValueError, AttributeError):
+        content.init_from = json.loads(metrics.read_text()).get("init_from")
     path = content.run_dir / HISTORY
     if not path.is_file():
         content.notes["training"] = f"No {HISTORY}: this run has no training history."

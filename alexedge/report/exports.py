@@ -57,6 +57,7 @@ def report_json(content: ReportContent, figures: dict[str, str]) -> dict[str, An
         "parameters": doc.get("parameters"),
         "dataset": doc.get("dataset"),
         "training": training_summary(content.curves),
+        "init_from": content.init_from,
         "keras": {
             n: {"top1": m["top1"], "top5": m["top5"]} for n, m in doc.get("keras", {}).items()
         },

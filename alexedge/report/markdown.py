@@ -333,13 +333,26 @@ def _training_lines(content: ReportContent) -> list[str]:
     summary = training_summary(content.curves)
     if not summary:
         return []
+    origin = _init_from_lines(content.init_from) if content.init_from else []
     line = f"{summary['epochs']} epochs"
     if "best_val_top1" in summary:
         line += (
             f"; best validation top-1 {100 * summary['best_val_top1']:.1f}% "
             f"at epoch {summary['best_epoch']}"
         )
-    return [line + ".", ""]
+    return [*origin, line + ".", ""]
+
+
+def _init_from_lines(init_from: Mapping[str, Any]) -> list[str]:
+    top1 = init_from.get("top1")
+    scored = f", validation top-1 {100 * top1:.1f}%" if top1 is not None else ""
+    return [
+        f"Weights from `{init_from['run']}` ({init_from['model']}, {init_from['classes']} "
+        f"classes{scored}; best.keras sha256 {init_from['best_keras_sha256'][:12]}): "
+        f"{len(init_from['copied'])} layers copied, {', '.join(init_from['fresh'])} "
+        "started fresh.",
+        "",
+    ]
 
 
 def report_markdown(content: ReportContent, figures: Mapping[str, str]) -> str:

@@ -11,7 +11,9 @@ written atomically: a kill leaves the previous checkpoint intact.
 
 from __future__ import annotations
 
+import contextlib
 import zipfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import tf_keras as keras
@@ -45,10 +47,13 @@ class Checkpoints:
 
     def save_best(self, model: keras.Model | None = None) -> None:
         """Save ``model`` (default: the trained one) in float32 as the deployable file."""
-        _save(float32_model(self.model if model is None else model), self.best)
+        model = self.model if model is None else model
+        with _all_trainable(model):
+            _save(float32_model(model), self.best)
 
     def save_last(self) -> None:
-        _save(self._stateful, self.last)
+        with _all_trainable(self._stateful):
+            _save(self._stateful, self.last)
 
     def restore_last(self, trainable: list, expected_steps: int) -> None:
         """Load weights and optimizer state from ``last.keras``.
@@ -76,6 +81,25 @@ class Checkpoints:
                 f"{path}: checkpoint has {steps} optimizer steps but train_state.json "
                 f"expects {expected_steps}; {hint}"
             )
+
+
+@contextlib.contextmanager
+def _all_trainable(model: keras.Model) -> Iterator[None]:
+    """Every layer trainable while ``model`` is saved, frozen ones frozen again after.
+
+    A fine-tune's frozen layers (``alexedge.train.transfer``) are frozen for its first
+    epochs only; a saved file that said so would keep them frozen wherever it is
+    loaded (compression fine-tunes best.keras). The training step already traced
+    which variables it updates, so the flags' brief change does not reach it.
+    """
+    frozen = [layer for layer in model.layers if not layer.trainable]
+    for layer in frozen:
+        layer.trainable = True
+    try:
+        yield
+    finally:
+        for layer in frozen:
+            layer.trainable = False
 
 
 def _save(model: keras.Model, path: Path) -> None:

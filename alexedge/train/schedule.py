@@ -17,7 +17,7 @@ import tf_keras as keras
 
 from alexedge.train.config import TrainConfig
 
-__all__ = ["Scaled", "WarmupCosine", "WarmupStep", "make_schedule"]
+__all__ = ["LoweredAfter", "Scaled", "WarmupCosine", "WarmupStep", "make_schedule"]
 
 _Schedule = keras.optimizers.schedules.LearningRateSchedule
 
@@ -123,8 +123,41 @@ class Scaled(_Schedule):
         return cls(inner, config["scale"])
 
 
+@keras.utils.register_keras_serializable(package="alexedge")
+class LoweredAfter(_Schedule):
+    """``schedule(step)``, times ``factor`` from step ``boundary`` on.
+
+    A fine-tune's rate: the new head alone trains at the recipe's rate, then the whole
+    network at a fraction of it (``TrainConfig.finetune_lr_scale``).
+    """
+
+    def __init__(self, schedule: _Schedule, boundary: int, factor: float) -> None:
+        self.schedule = schedule
+        self.boundary = int(boundary)
+        self.factor = float(factor)
+
+    def __call__(self, step):
+        lowered = tf.cast(step, tf.float32) >= float(self.boundary)
+        return self.schedule(step) * tf.where(lowered, self.factor, 1.0)
+
+    def get_config(self) -> dict[str, Any]:
+        return {
+            "schedule": keras.saving.serialize_keras_object(self.schedule),
+            "boundary": self.boundary,
+            "factor": self.factor,
+        }
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> LoweredAfter:
+        inner = keras.saving.deserialize_keras_object(config["schedule"])
+        return cls(inner, config["boundary"], config["factor"])
+
+
 def make_schedule(config: TrainConfig, steps_per_epoch: int, scale: float = 1.0) -> Scaled:
-    """The config's schedule in optimizer steps, times the plateau ``scale``."""
+    """The config's schedule in optimizer steps, times the plateau ``scale``.
+
+    A fine-tune (``init_from``) lowers it once its frozen epochs are over.
+    """
     warmup = steps_per_epoch * _warmup_epochs(config)
     if config.schedule == "step":
         boundaries = [steps_per_epoch * e for e in config.lr_drop_epochs()]
@@ -135,6 +168,9 @@ def make_schedule(config: TrainConfig, steps_per_epoch: int, scale: float = 1.0)
         base = WarmupCosine(
             config.learning_rate, steps_per_epoch * decay_epochs, warmup, config.swa_lr
         )
+    if config.init_from:
+        boundary = steps_per_epoch * config.freeze_epochs
+        base = LoweredAfter(base, boundary, config.finetune_lr_scale)
     return Scaled(base, scale)
 
 
