@@ -594,16 +594,16 @@ def _only_the_manifest(out: Path) -> bool:
 @pytest.mark.parametrize(
     ("url", "resolves_to"),
     [
-        ("http://127.0.0.1:{port}/img/p1.jpg", None),
-        ("http://2130706433:{port}/img/p2.jpg", None),  # decimal 127.0.0.1
-        ("http://0x7f.1:{port}/img/p3.jpg", None),  # hex
-        ("http://0:{port}/img/p4.jpg", None),  # 0.0.0.0 reaches this machine
-        ("http://[::1]:{port}/img/p5.jpg", None),
+        ("http://127.0.0.1:{port}/img/ssrf-p1.jpg", None),
+        ("http://2130706433:{port}/img/ssrf-p2.jpg", None),  # decimal 127.0.0.1
+        ("http://0x7f.1:{port}/img/ssrf-p3.jpg", None),  # hex
+        ("http://0:{port}/img/ssrf-p4.jpg", None),  # 0.0.0.0 reaches this machine
+        ("http://[::1]:{port}/img/ssrf-p5.jpg", None),
         ("http://169.254.169.254/latest/meta-data/", None),
-        ("http://intranet.test:{port}/img/p6.jpg", "10.0.0.1"),  # a name, resolved
-        ("http://mapped.test:{port}/img/p7.jpg", "::ffff:10.0.0.1"),
-        ("http://nat64.test:{port}/img/p8.jpg", "64:ff9b::a9fe:a9fe"),  # 169.254.169.254
-        ("http://multicast.test:{port}/img/p9.jpg", "224.0.0.251"),
+        ("http://intranet.test:{port}/img/ssrf-p6.jpg", "10.0.0.1"),  # a name, resolved
+        ("http://mapped.test:{port}/img/ssrf-p7.jpg", "::ffff:10.0.0.1"),
+        ("http://nat64.test:{port}/img/ssrf-p8.jpg", "64:ff9b::a9fe:a9fe"),  # 169.254.169.254
+        ("http://multicast.test:{port}/img/ssrf-p9.jpg", "224.0.0.251"),
     ],
 )
 def test_private_addresses_are_refused_before_connecting(
@@ -615,7 +615,7 @@ def test_private_addresses_are_refused_before_connecting(
     summary = _fetch(tmp_path, [url], allow_private_hosts=False)
     assert summary.failures_by_reason == {"blocked_address": 1}
     assert network.connects == []  # refused on the resolved address, and not retried
-    assert server.host.count("/img/p") == 0
+    assert server.host.count("/img/ssrf-p") == 0
     assert _only_the_manifest(tmp_path / "out")
 
 
@@ -626,9 +626,9 @@ def test_private_addresses_are_refused_before_connecting(
         "http://169.254.169.254/latest/meta-data/iam/",
         "http://10.0.0.1/admin",
         "http://[::1]:9/",
-        "http://2130706433:{port}/img/r1.jpg",
-        "http://inside.test:{port}/img/r2.jpg",  # a name resolving to 127.0.0.1
-        "ftp://127.0.0.1:{port}/img/r3.jpg",
+        "http://2130706433:{port}/img/ssrf-r1.jpg",
+        "http://inside.test:{port}/img/ssrf-r2.jpg",  # a name resolving to 127.0.0.1
+        "ftp://127.0.0.1:{port}/img/ssrf-r3.jpg",
     ],
 )
 def test_redirect_from_a_public_host_into_a_private_one_is_refused(
@@ -648,7 +648,7 @@ def test_redirect_from_a_public_host_into_a_private_one_is_refused(
     assert summary.failures_by_reason == {reason: 1}
     assert network.connects == [PUBLIC_IP]  # the first hop only, once: no retry
     assert server.host.hits[f"/redirect/{name}"] == 1
-    assert server.host.count("/img/r") == 0
+    assert server.host.count("/img/ssrf-r") == 0
     assert _only_the_manifest(tmp_path / "out")
 
 
