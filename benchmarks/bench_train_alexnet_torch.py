@@ -67,7 +67,7 @@ def _ours(images_file: Path, labels: np.ndarray, steps: int, batch: int) -> dict
     stats = channel_stats(images)
     config = TrainConfig(
         model="alexnet", input_size=INPUT, batch_size=batch, learning_rate=0.01,
-        label_smoothing=0.0, pca_lighting=0.0, warmup_epochs=0,
+        label_smoothing=0.0, augmentation=Augmentation(pca_sigma=0.0), warmup_epochs=0,
     )  # fmt: skip
     keras.utils.set_random_seed(0)
     model = loop.build_network(config, CLASSES, stats)

@@ -131,7 +131,7 @@ def _augmented(
         config.input_size,
         config.batch_size,
         stats,
-        config.augmentation(),
+        config.augmentation,
         config.seed,
         range(config.epochs),
         cache_dir=config.cache_dir,

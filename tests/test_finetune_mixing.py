@@ -13,6 +13,7 @@ import pytest
 from compress_helpers import tiny_finetune_data, tiny_model
 
 from alexedge.compress.config import CompressConfig
+from alexedge.train.config import Augmentation
 
 
 class _Stop(Exception):
@@ -31,12 +32,13 @@ def test_the_fine_tune_mixes_batches_only_when_asked(monkeypatch, mixing: bool) 
 
     monkeypatch.setattr(module, "train_dataset", capture)
     data = tiny_finetune_data(n=16)
-    recipe = data.train_config.replace(mixup=0.2, cutmix=1.0, erasing=0.25)
+    mixed = Augmentation(mixup=0.2, cutmix=1.0, erasing=0.25)
+    recipe = data.train_config.replace(augmentation=mixed)
     data = dataclasses.replace(data, train_config=recipe)
     with pytest.raises(_Stop):
         module.finetune(tiny_model(data), data, CompressConfig(finetune_mixing=mixing))
     (augmentation,) = seen
-    expected = recipe.augmentation()
+    expected = recipe.augmentation
     if not mixing:
         expected = dataclasses.replace(expected, mixup=0.0, cutmix=0.0)
     assert augmentation == expected

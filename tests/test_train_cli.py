@@ -101,8 +101,8 @@ def test_config_toml_trains_the_same_run_again(run: tuple[Path, str], tmp_path: 
     )
     assert result.exit_code == 0, result.output
     recipe = tomllib.loads((changed / "config.toml").read_text())["train"]
-    assert (recipe["epochs"], recipe["trivial_augment"]) == (1, True)
-    assert first["train"]["trivial_augment"] is False
+    assert (recipe["epochs"], recipe["augmentation"]["trivial_augment"]) == (1, True)
+    assert first["train"]["augmentation"]["trivial_augment"] is False
 
 
 def test_evaluate_prints_and_records_top1_top5(run: tuple[Path, str]) -> None:

@@ -15,7 +15,7 @@ from alexedge.errors import ConfigError, ModelError
 from alexedge.train.averaging import AVERAGE_FILE, WeightAverage
 from alexedge.train.batch_norm import reestimate_batch_norm
 from alexedge.train.callbacks import STATE_FILE, read_history, read_state
-from alexedge.train.config import TrainConfig
+from alexedge.train.config import Augmentation, TrainConfig
 
 
 def _small_model(units: int = 3) -> keras.Model:
@@ -112,8 +112,10 @@ def averaged(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, TrainConfi
 
     root = tmp_path_factory.mktemp("average")
     data = write_color_dataset(root / "data", per_class=8, val_per_class=2)
-    heavy = {"mixup": 0.2, "erasing": 0.5, "trivial_augment": True, "dropout": 0.0}
-    config = tiny_config(epochs=2, average_epochs=1, swa_lr=0.05, plain_epochs=1, **heavy)
+    heavy = Augmentation(mixup=0.2, erasing=0.5, trivial_augment=True)
+    config = tiny_config(
+        epochs=2, average_epochs=1, swa_lr=0.05, plain_epochs=1, dropout=0.0, augmentation=heavy
+    )
     streams = []
     real_stream, real_epochs = loop.train_dataset, loop.train_epochs
 
@@ -142,10 +144,10 @@ def test_batch_norm_is_re_estimated_on_plain_images(averaged: tuple) -> None:
     # Crops, flips and PCA lighting as in training; no mixing, erasing or
     # TrivialAugment, which test images never have.
     epochs, plain = streams
-    assert epochs == ("epochs", config.augmentation(), range(2), 1)  # epoch 2 plain
-    assert plain == config.augmentation().plain()
+    assert epochs == ("epochs", config.augmentation, range(2), 1)  # epoch 2 plain
+    assert plain == config.augmentation.plain()
     assert (plain.mixup, plain.cutmix, plain.erasing, plain.trivial_augment) == (0, 0, 0, False)
-    assert plain.pca_sigma == config.pca_lighting > 0
+    assert plain.pca_sigma == config.augmentation.pca_sigma > 0
 
 
 def _weights_by_name(path: Path) -> dict[str, np.ndarray]:

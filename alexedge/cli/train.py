@@ -1,8 +1,10 @@
 """``alexedge train``, ``evaluate`` and ``models``: options -> ``RunConfig`` -> library call.
 
 Recipe options default to None, meaning "not given": the value then comes from
-``--config``/``--preset`` or ``TrainConfig``'s default, so a config file can be
-re-run with a few options changed. TensorFlow is imported inside the commands only.
+``--config``/``--preset`` or the recipe picked from the data, so a config file can be
+re-run with a few options changed. Each recipe option's parameter is named as the field
+it sets (``TrainConfig``, its ``Augmentation`` or a model option), so adding an option is
+a field and a parameter with its help. TensorFlow is imported inside the commands only.
 """
 
 from __future__ import annotations
@@ -14,28 +16,18 @@ from typing import Annotated, Any
 import typer
 
 from alexedge.cli.errors import handle_errors
+from alexedge.cli.options import show_config_defaults
 from alexedge.errors import ConfigError
 from alexedge.quiet import import_tensorflow
+from alexedge.train.config import Augmentation, TrainConfig
 
 __all__ = ["register"]
 
-_RECIPE = "Recipe (default: --config/--preset, else the built-in quick recipe)"
+_RECIPE = "Recipe (default: --config/--preset, else picked from the data; shown: quick recipe)"
 _INPUT = "Input (default: --config, else auto without a cache)"
-# The ``train`` options that are TrainConfig fields; two have shorter option names.
-_RECIPE_OPTIONS = (
-    "model", "size", "width", "fc_units", "dropout", "towers", "pool2", "epochs", "batch_size",
-    "optimizer",
-    "lr", "momentum", "nesterov", "weight_decay", "schedule", "warmup_epochs", "step_epochs",
-    "plateau_patience", "early_stopping_patience", "average_epochs", "swa_lr", "loss",
-    "label_smoothing",
-    "pca_lighting",
-    "random_resized_crop", "min_crop_area", "erasing", "trivial_augment", "mixup", "cutmix",
-    "plain_epochs",
-    "precision", "xla", "strategy", "seed", "input_mode", "cache_dir",
-)  # fmt: skip
-_OPTION_FIELDS = {"lr": "learning_rate", "size": "input_size"}
-_OPTION_NAMES = {field: option for option, field in _OPTION_FIELDS.items()}
-_OPTION_NAMES["input_mode"] = "input"  # the parameter behind --input (a builtin's name)
+# ``train``'s options that are not recipe options: the run's and the dataset's.
+_RUN_OPTIONS = ("data", "out", "config", "preset", "resume")
+_DATA_OPTIONS = ("classes", "classes_file", "layout", "val_fraction")
 
 
 def register(app: typer.Typer) -> None:
@@ -50,6 +42,7 @@ def _opt(help_text: str, *names: str) -> Any:
 
 
 def train(
+    ctx: typer.Context,
     data: Annotated[
         Path | None, typer.Option(help="Dataset folder (any layout `alexedge data` reads).")
     ] = None,
@@ -74,7 +67,7 @@ def train(
     resume: Annotated[
         Path | None, typer.Option(help="Continue this run folder from its last finished epoch.")
     ] = None,
-    size: Annotated[int | None, _opt("Input size in pixels.")] = None,
+    input_size: Annotated[int | None, _opt("Input size in pixels.", "--size")] = None,
     width: Annotated[float | None, _opt("Conv channel multiplier.")] = None,
     fc_units: Annotated[int | None, _opt("Units of the hidden FC layers.")] = None,
     dropout: Annotated[float | None, _opt("Dropout rate of the FC layers.")] = None,
@@ -92,7 +85,9 @@ def train(
     epochs: Annotated[int | None, _opt("Epochs.")] = None,
     batch_size: Annotated[int | None, _opt("Global batch size.")] = None,
     optimizer: Annotated[str | None, _opt("sgd or adamw.")] = None,
-    lr: Annotated[float | None, _opt("Peak learning rate (adamw default 1e-3).")] = None,
+    learning_rate: Annotated[
+        float | None, _opt("Peak learning rate (adamw default 1e-3).", "--lr")
+    ] = None,
     momentum: Annotated[float | None, _opt("SGD momentum / AdamW beta_1.")] = None,
     nesterov: Annotated[bool | None, _opt("Nesterov momentum.", "--nesterov/--no-nesterov")] = None,
     weight_decay: Annotated[float | None, _opt("Decoupled weight decay (adamw 0.05).")] = None,
@@ -120,7 +115,9 @@ def train(
     ] = None,
     loss: Annotated[str | None, _opt("crossentropy or hinge (Crammer-Singer SVM).")] = None,
     label_smoothing: Annotated[float | None, _opt("Label smoothing (crossentropy).")] = None,
-    pca_lighting: Annotated[float | None, _opt("PCA colour noise sigma (paper 0.1).")] = None,
+    pca_sigma: Annotated[
+        float | None, _opt("PCA colour noise sigma (paper 0.1).", "--pca-lighting")
+    ] = None,
     random_resized_crop: Annotated[
         bool | None, _opt("Inception-style crops.", "--random-resized-crop/--fixed-crop")
     ] = None,
@@ -187,15 +184,16 @@ def train(
     a stopped one. Datasets larger than memory are read from disk every epoch
     (`--input stream`, optionally `--cache-dir`).
     """
-    options = dict(locals())  # every parameter above, by name; None = not given
-    options["step_epochs"] = _int_list(step_epochs, "--step-epochs")
-    options["cache_dir"] = None if cache_dir is None else str(cache_dir)
-    recipe = {_OPTION_FIELDS.get(k, k): options[k] for k in _RECIPE_OPTIONS}
-    data_options = {k: options[k] for k in ("classes", "classes_file", "layout", "val_fraction")}
+    recipe = dict(locals())  # every parameter above, by name; None = not given
+    del recipe["ctx"]
+    for name in _RUN_OPTIONS:
+        del recipe[name]
+    data_options = {name: recipe.pop(name) for name in _DATA_OPTIONS}
+    recipe["step_epochs"] = _int_list(step_epochs, "--step-epochs")
+    recipe["cache_dir"] = None if cache_dir is None else str(cache_dir)
     if resume is not None:
-        _refuse_with_resume(
-            {**recipe, **data_options, "out": out, "config": config, "preset": preset}
-        )
+        given = {**recipe, **data_options, "out": out, "config": config, "preset": preset}
+        _refuse_with_resume(ctx, given)
         import_tensorflow()
         from alexedge.train.session import resume_run
 
@@ -212,6 +210,9 @@ def train(
     _print_outcome(outcome)
 
 
+show_config_defaults(train, TrainConfig(), Augmentation())
+
+
 def _int_list(text: str | None, option: str) -> tuple[int, ...] | None:
     if text is None:
         return None
@@ -223,10 +224,11 @@ def _int_list(text: str | None, option: str) -> tuple[int, ...] | None:
         ) from None
 
 
-def _refuse_with_resume(options: dict[str, Any]) -> None:
+def _refuse_with_resume(ctx: typer.Context, options: dict[str, Any]) -> None:
     given = [k for k, v in options.items() if v is not None]
     if given:
-        names = ", ".join("--" + _OPTION_NAMES.get(k, k).replace("_", "-") for k in given)
+        flags = {param.name: param.opts[0] for param in ctx.command.params}
+        names = ", ".join(flags[k] for k in given)
         raise ConfigError(
             f"--resume continues a run with its own config.toml; drop {names} "
             "(only --data may point at moved data)"

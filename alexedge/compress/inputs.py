@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from alexedge.config import config_from_dict
 from alexedge.data.dataset import ImageDataset
 from alexedge.data.decode import DecodedSplit, decode_split
 from alexedge.data.files import list_images
@@ -23,7 +24,7 @@ from alexedge.errors import ConfigError, DataError
 from alexedge.preprocess import base_size_for, eval_transform
 from alexedge.progress import say
 from alexedge.run import BEST_MODEL, DATA_STATS, TRAIN_CONFIG, check_trained_run, reload_dataset
-from alexedge.train.config import TrainConfig, train_config_from_dict
+from alexedge.train.config import TrainConfig
 
 __all__ = ["RunInputs", "load_calibration", "load_run_inputs"]
 
@@ -118,7 +119,7 @@ def load_run_inputs(
     if representative is not None and not representative.is_dir():
         raise DataError(f"{representative}: no such representative dataset folder")
     try:
-        train_config = train_config_from_dict(_read_json(run_dir / TRAIN_CONFIG))
+        train_config = config_from_dict(TrainConfig, _read_json(run_dir / TRAIN_CONFIG))
     except (TypeError, ConfigError) as e:
         raise DataError(f"{run_dir / TRAIN_CONFIG}: not a training config ({e})") from e
     stats = ChannelStats.from_dict(_read_json(run_dir / DATA_STATS))

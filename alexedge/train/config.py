@@ -28,7 +28,6 @@ __all__ = [
     "STRATEGIES",
     "Augmentation",
     "TrainConfig",
-    "train_config_from_dict",
 ]
 
 OPTIMIZERS = ("sgd", "adamw")
@@ -45,6 +44,17 @@ INPUT_MODES = ("auto", "memory", "stream")
 # Model options that ``alexedge train`` has its own flags for (``--width`` ...); configs
 # written before ``model_options`` existed hold the first four as top-level keys.
 MODEL_OPTION_FIELDS = ("width", "fc_units", "dropout", "towers", "pool2")
+# Configs written before ``augmentation`` was a nested table hold these top-level keys,
+# ``pca_sigma`` under the name of its option; newer ``Augmentation`` fields were never flat.
+_FLAT_AUGMENTATION_KEYS = {
+    "pca_lighting": "pca_sigma",
+    "random_resized_crop": "random_resized_crop",
+    "min_crop_area": "min_crop_area",
+    "erasing": "erasing",
+    "trivial_augment": "trivial_augment",
+    "mixup": "mixup",
+    "cutmix": "cutmix",
+}
 _SCALARS = (bool, int, float, str)
 
 
@@ -52,7 +62,7 @@ _SCALARS = (bool, int, float, str)
 class Augmentation:
     """What the training input pipeline does to each image and batch.
 
-    ``pca_sigma``: the paper's PCA colour noise. ``random_resized_crop`` with
+    ``pca_sigma``: the paper's PCA colour noise (``--pca-lighting``). ``random_resized_crop`` with
     ``min_crop_area``: Inception-style crops of ``min_crop_area``-1 of the image's area
     instead of the paper's fixed-size crop. ``erasing``: the probability of random
     erasing (Zhong et al. 2017: a rectangle of 2-33% of the crop filled with noise).
@@ -94,6 +104,7 @@ class TrainConfig:
     ``model_options`` are keyword options of the model's builder (``width``,
     ``fc_units``, ``dropout``, ``towers`` ... per family); the ones not given take the
     builder's defaults when the run starts, so a saved config holds every value used.
+    ``augmentation`` is what the input pipeline does to each training image and batch.
     ``batch_size`` is the global batch, split over the
     replicas of a distribution strategy, so a recipe means the same on any device count.
     ``input_mode`` and ``cache_dir`` say where the images come from each epoch
@@ -130,13 +141,7 @@ class TrainConfig:
     swa_lr: float = 0.0  # > 0: the averaged epochs train at this constant rate (SWA)
     loss: str = "crossentropy"
     label_smoothing: float = 0.1
-    pca_lighting: float = 0.1
-    random_resized_crop: bool = False
-    min_crop_area: float = 0.08
-    erasing: float = 0.0
-    trivial_augment: bool = False
-    mixup: float = 0.0
-    cutmix: float = 0.0
+    augmentation: Augmentation = field(default_factory=Augmentation)
     plain_epochs: int = 0  # the last N epochs without mixing, erasing, TrivialAugment
     precision: str = "float32"
     xla: bool = False
@@ -163,7 +168,6 @@ class TrainConfig:
         _require(0 <= self.label_smoothing < 1, "label smoothing must be in [0, 1)")
         _require(self.warmup_epochs >= 0, "warmup epochs must be >= 0")
         _require(self.weight_decay >= 0, "weight decay must be >= 0")
-        self.augmentation()  # its own checks
         _require(self.plateau_patience >= 0, "plateau patience must be >= 0 (0 = off)")
         _require(
             self.early_stopping_patience >= 0, "early stopping patience must be >= 0 (0 = off)"
@@ -239,17 +243,6 @@ class TrainConfig:
                 f"model option {name} must be a number, true/false or text, got {value!r}",
             )
 
-    def augmentation(self) -> Augmentation:
-        return Augmentation(
-            pca_sigma=self.pca_lighting,
-            random_resized_crop=self.random_resized_crop,
-            min_crop_area=self.min_crop_area,
-            erasing=self.erasing,
-            trivial_augment=self.trivial_augment,
-            mixup=self.mixup,
-            cutmix=self.cutmix,
-        )
-
     def lr_drop_epochs(self) -> tuple[int, ...]:
         """Epochs after which the step schedule divides the learning rate by 10.
 
@@ -261,27 +254,24 @@ class TrainConfig:
 
     def replace(self, **changes: Any) -> TrainConfig:
         """A copy with ``changes``; another model starts from its own option defaults."""
-        values = dataclasses.asdict(self)
         if "model" in changes and changes["model"] != self.model:
-            values["model_options"] = {}
-        values.update(changes)
-        return TrainConfig(**values)
+            changes.setdefault("model_options", {})
+        return dataclasses.replace(self, **changes)
 
+    @classmethod
+    def upgrade_saved_keys(cls, values: dict[str, Any]) -> dict[str, Any]:
+        """A config saved by an older version, in today's form (``config_from_dict``'s hook).
 
-def train_config_from_dict(values: Mapping[str, Any]) -> TrainConfig:
-    """A saved ``TrainConfig`` (JSON or TOML), refusing unknown keys.
-
-    Configs written before ``model_options`` existed hold ``width``, ``fc_units``,
-    ``dropout`` and ``towers`` as top-level keys: they are moved into it.
-    """
-    values = dict(values)
-    options = dict(values.pop("model_options", None) or {})
-    for name in MODEL_OPTION_FIELDS:
-        value = values.pop(name, None)
-        if value is not None:
-            options.setdefault(name, value)
-    names = {f.name for f in dataclasses.fields(TrainConfig)}
-    unknown = sorted(set(values) - names)
-    _require(not unknown, f"unknown TrainConfig keys {unknown}")
-    values = {k: tuple(v) if isinstance(v, list) else v for k, v in values.items()}
-    return TrainConfig(model_options=options, **values)
+        Model options and augmentation fields were once top-level keys: they move into
+        ``model_options`` and the ``augmentation`` table.
+        """
+        options = dict(values.pop("model_options", None) or {})
+        for name in MODEL_OPTION_FIELDS:
+            value = values.pop(name, None)
+            if value is not None:
+                options.setdefault(name, value)
+        augmentation = dict(values.pop("augmentation", None) or {})
+        for key, name in _FLAT_AUGMENTATION_KEYS.items():
+            if key in values:
+                augmentation.setdefault(name, values.pop(key))
+        return {**values, "model_options": options, "augmentation": augmentation}

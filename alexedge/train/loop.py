@@ -221,7 +221,7 @@ def _datasets(
         config.input_size,
         config.batch_size,
         stats,
-        config.augmentation(),
+        config.augmentation,
         config.seed,
         range(epochs_done, config.epochs),
         cache_dir=config.cache_dir,
@@ -309,7 +309,7 @@ def _deploy_average(
         config.input_size,
         config.batch_size,
         stats,
-        config.augmentation().plain(),
+        config.augmentation.plain(),
         config.seed,
         cache_dir=config.cache_dir,
     )

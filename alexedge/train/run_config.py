@@ -4,7 +4,8 @@
 used (model options resolved, the dataset layout detected), so ``alexedge train
 --config RUN/config.toml`` trains the same run again and ``--resume RUN`` continues
 it. Read with the standard library's ``tomllib``; written by the small writer below,
-which only needs the flat tables of scalars and lists that these configs contain.
+which only needs what these configs contain: tables of scalars and lists, a nested config
+as a sub-table (``[train.augmentation]``) and ``model_options`` as an inline table.
 """
 
 from __future__ import annotations
@@ -12,15 +13,17 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from alexedge.atomic import write_text
+from alexedge.config import config_from_dict
 from alexedge.config import require as _require
 from alexedge.data.dataset import ImageDataset, load_dataset
 from alexedge.errors import ConfigError
-from alexedge.train.config import MODEL_OPTION_FIELDS, TrainConfig, train_config_from_dict
+from alexedge.train.config import MODEL_OPTION_FIELDS, Augmentation, TrainConfig
 
 try:
     import tomllib
@@ -93,11 +96,19 @@ class RunConfig:
 def train_config_with(base: TrainConfig, **options: Any) -> TrainConfig:
     """``base`` with the options that are not None; defaults follow the choices made.
 
+    Options are named as ``TrainConfig``'s fields, ``Augmentation``'s fields (they go into
+    ``augmentation``) or ``MODEL_OPTION_FIELDS`` (into ``model_options``), so each
+    ``alexedge train`` option is one field and a name that is none of these is refused.
     Switching to AdamW without a learning rate or weight decay takes
     ``ADAMW_LEARNING_RATE`` and ``ADAMW_WEIGHT_DECAY``; the hinge loss without a label
     smoothing takes 0 (smoothing is a cross-entropy notion).
     """
     changes = {k: v for k, v in options.items() if v is not None}
+    augmentation = {
+        f.name: changes.pop(f.name) for f in dataclasses.fields(Augmentation) if f.name in changes
+    }
+    if augmentation:
+        changes["augmentation"] = dataclasses.replace(base.augmentation, **augmentation)
     # ``--width`` and its kin are model options: given ones replace the base's, for the
     # base's model or, when the model changes, over the new model's defaults.
     given = {k: changes.pop(k) for k in MODEL_OPTION_FIELDS if k in changes}
@@ -115,12 +126,21 @@ def train_config_with(base: TrainConfig, **options: Any) -> TrainConfig:
 
 def to_toml(config: RunConfig) -> str:
     """``[data]`` and ``[train]`` tables; unset (None) values are left out."""
-    sections = {"data": dataclasses.asdict(config.data), "train": dataclasses.asdict(config.train)}
     lines = ["# alexedge training run: `alexedge train --config THIS_FILE` trains it again."]
-    for name, table in sections.items():
-        lines.append(f"\n[{name}]")
-        lines += [f"{k} = {_toml_value(v)}" for k, v in table.items() if v is not None]
+    lines += _toml_table("data", config.data) + _toml_table("train", config.train)
     return "\n".join(lines) + "\n"
+
+
+def _toml_table(name: str, config: Any) -> list[str]:
+    # TOML puts a table's sub-tables after all of its own keys.
+    lines, nested = [f"\n[{name}]"], []
+    for f in dataclasses.fields(config):
+        value = getattr(config, f.name)
+        if dataclasses.is_dataclass(value):
+            nested += _toml_table(f"{name}.{f.name}", value)
+        elif value is not None:
+            lines.append(f"{f.name} = {_toml_value(value)}")
+    return lines + nested
 
 
 def _toml_value(value: Any) -> str:
@@ -132,17 +152,10 @@ def _toml_value(value: Any) -> str:
         return repr(value) if math.isfinite(value) else ("nan" if math.isnan(value) else f"{value}")
     if isinstance(value, (list, tuple)):
         return "[" + ", ".join(_toml_value(v) for v in value) + "]"
-    if isinstance(value, dict):  # an inline table: model_options = { width = 0.5 }
+    if isinstance(value, Mapping):  # an inline table: model_options = { width = 0.5 }
         return "{ " + ", ".join(f"{k} = {_toml_value(v)}" for k, v in value.items()) + " }"
     # JSON string escapes are valid TOML basic-string escapes.
     return json.dumps(str(value), ensure_ascii=False)
-
-
-def _data_config(values: dict[str, Any]) -> DataConfig:
-    names = {f.name for f in dataclasses.fields(DataConfig)}
-    unknown = sorted(set(values) - names)
-    _require(not unknown, f"unknown DataConfig keys {unknown}")
-    return DataConfig(**values)
 
 
 def write_run_config(path: Path, config: RunConfig) -> None:
@@ -164,14 +177,10 @@ def read_run_config(path: Path) -> RunConfig:
     unknown = sorted(set(doc) - {"data", "train"})
     _require(not unknown, f"{path}: unknown tables {unknown}; expected [data] and [train]")
     _require("data" in doc and "root" in doc["data"], f"{path}: needs [data] with a root")
-    return RunConfig(
-        data=_build(_data_config, doc["data"], path),
-        train=_build(train_config_from_dict, doc.get("train", {}), path),
-    )
-
-
-def _build(make: Any, values: dict[str, Any], path: Path) -> Any:
     try:
-        return make(**values) if isinstance(make, type) else make(values)
+        return RunConfig(
+            data=config_from_dict(DataConfig, doc["data"]),
+            train=config_from_dict(TrainConfig, doc.get("train", {})),
+        )
     except (ConfigError, TypeError) as e:
         raise ConfigError(f"{path}: {e}") from e
