@@ -16,6 +16,7 @@ from alexedge.edge_runtime.classifier import (
     read_labels,
 )
 from alexedge.edge_runtime.classify_command import run_classify
+from alexedge.edge_runtime.embedder import Embedder, cosine_similarity
 from alexedge.edge_runtime.evaluate import EvalResult, evaluate_tflite, predict_images
 from alexedge.edge_runtime.interpreter import BACKENDS, check_tflite_file, load_interpreter
 from alexedge.edge_runtime.latency import LatencyStats, measure_latency
@@ -37,6 +38,7 @@ __all__ = [
     "BenchResult",
     "Classifier",
     "ClassifierOutputMetadata",
+    "Embedder",
     "EvalResult",
     "ImageInputMetadata",
     "InputNormalization",
@@ -44,6 +46,7 @@ __all__ = [
     "ModelMetadata",
     "Prediction",
     "check_tflite_file",
+    "cosine_similarity",
     "decide_normalization",
     "evaluate_tflite",
     "format_bench",
