@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from alexedge.cli.errors import handle_errors
+from alexedge.errors import ConfigError
 
 __all__ = ["register"]
 
@@ -44,13 +45,39 @@ def package(
     data: Annotated[
         Path | None, typer.Option(help="Where the run's dataset is now, if it moved.")
     ] = None,
+    embedder: Annotated[
+        bool,
+        typer.Option(
+            "--embedder",
+            help="Bundle the run's feature extractor for MediaPipe's ImageEmbedder instead of "
+            "a classifier variant (default folder RUN/android_embedder); see --layer.",
+        ),
+    ] = False,
+    layer: Annotated[
+        str | None,
+        typer.Option(
+            help="With --embedder: the layer whose output is the vector (fc7, conv5, ...; a "
+            "conv map is global-average-pooled). Default: the input of fc8."
+        ),
+    ] = None,
+    embedder_mode: Annotated[
+        str | None, typer.Option(help="With --embedder: float32 (default) or int8 (uint8 I/O).")
+    ] = None,
 ) -> None:
     """Write a phone app's bundle of one variant, with metadata MediaPipe Tasks reads.
 
     model.tflite with embedded TFLite metadata (labels, normalization), labels.txt,
     manifest.json, USAGE.md (Kotlin and Swift) and golden/ (validation images with the
-    expected top-5, for the app's own test of its preprocessing).
+    expected top-5, for the app's own test of its preprocessing). With --embedder: the
+    network cut at --layer for MediaPipe's ImageEmbedder, checked against the Keras model.
     """
+    if not embedder and (layer is not None or embedder_mode is not None):
+        raise ConfigError("--layer and --embedder-mode describe an embedder: add --embedder")
+    if embedder:
+        if variant is not None:
+            raise ConfigError("--embedder bundles the Keras feature extractor, not a --variant")
+        _package_embedder(run, layer, embedder_mode, out, force, author, license, version, data)
+        return
     from alexedge.android_assets import PackageConfig, package_run
 
     config = PackageConfig(
@@ -71,3 +98,32 @@ def package(
     )
     for note in bundle.notes:
         typer.echo(f"note: {note}")
+
+
+def _package_embedder(
+    run: Path,
+    layer: str | None,
+    mode: str | None,
+    out: Path | None,
+    force: bool,
+    author: str,
+    license: str,
+    version: str,
+    data: Path | None,
+) -> None:
+    from alexedge.android_assets.embedder import EmbedderConfig, package_embedder
+
+    given = {"layer": layer, "mode": mode, "out": out, "data_root": data}
+    config = EmbedderConfig(
+        force=force,
+        author=author,
+        license=license,
+        version=version,
+        **{name: value for name, value in given.items() if value is not None},
+    )
+    bundle = package_embedder(run, config)
+    typer.echo(
+        f"packaged the {bundle.layer} embedder ({bundle.mode}, {bundle.dimensions} values, "
+        f"{bundle.model_bytes:,} bytes, sha256 {bundle.sha256[:12]}; cosine to Keras "
+        f">= {bundle.min_cosine:.4f} on the golden images): {bundle.folder}"
+    )
