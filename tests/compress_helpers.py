@@ -13,6 +13,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+from train_data import write_colour_dataset
 
 from alexedge.data.stats import channel_stats
 from alexedge.preprocess import base_size_for
@@ -57,32 +58,6 @@ def make_trained_run(
     run = root / "run"
     train_run(RunConfig(DataConfig(data), config), run)
     return run
-
-
-_PALETTE = np.array([[200, 40, 40], [40, 180, 40], [40, 60, 200], [200, 200, 60]], np.float32)
-
-
-def write_colour_dataset(
-    root: Path, classes: int, per_class: int, val_per_class: int, size: int, seed: int = 0
-) -> Path:
-    """PNG images whose class is the colour of a noisy square on a grey, noisy background."""
-    from PIL import Image
-
-    rng = np.random.default_rng(seed)
-    for split, count in (("train", per_class), ("val", val_per_class)):
-        for c in range(classes):
-            folder = root / split / f"class_{c}"
-            folder.mkdir(parents=True)
-            for i in range(count):
-                image = rng.normal(120, 30, (size, size, 3))
-                side = int(rng.integers(size // 2, size))
-                top, left = rng.integers(0, size - side + 1, 2)
-                image[top : top + side, left : left + side] = _PALETTE[c] + rng.normal(
-                    0, 25, (side, side, 3)
-                )
-                pixels = np.clip(image, 0, 255).astype(np.uint8)
-                Image.fromarray(pixels).save(folder / f"{i:04d}.png")
-    return root
 
 
 def file_sparsity(tflite_bytes: bytes) -> float:

@@ -41,7 +41,7 @@ def models(tmp_path_factory):
     for name, options in {
         "dynamic": {},
         "fixed": {"fixed_batch": True},
-        "uint8": {"uint8": True},
+        "uint8": {"quantize": "uint8"},
     }.items():
         paths[name] = root / f"{name}.tflite"
         paths[name].write_bytes(to_tflite(model, calibration=8, **options))

@@ -13,13 +13,13 @@ from __future__ import annotations
 
 import json
 import types
-import warnings
 from pathlib import Path
 
 import numpy as np
 import pytest
 from ai_edge_litert.interpreter import Interpreter
 from PIL import Image
+from tflite_models import to_tflite
 
 from alexedge.edge_runtime import (
     Classifier,
@@ -53,23 +53,6 @@ def _net(keras, *, rescale: bool, softmax: bool):
     return keras.Model(inputs, keras.layers.Softmax()(x) if softmax else x)
 
 
-def _convert(tf, model, io_type=None, low=-1.0, high=1.0) -> bytes:
-    converter = tf.lite.TFLiteConverter.from_keras_model(model)
-    if io_type is not None:
-
-        def representative():
-            for image in _images(24, seed=1):
-                yield [(image[None].astype(np.float32) / 255 * (high - low) + low)]
-
-        converter.optimizations = [tf.lite.Optimize.DEFAULT]
-        converter.representative_dataset = representative
-        converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-        converter.inference_input_type = converter.inference_output_type = io_type
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", "Statistics for quantized inputs")
-        return converter.convert()
-
-
 def _with_metadata(model: bytes, labels: list[str] | None) -> bytes:
     meta = ModelMetadata(
         name="third-party style",
@@ -90,12 +73,14 @@ def built(tmp_path_factory):
     logits = _net(keras, rescale=False, softmax=False)  # trained on [-1, 1], ends in logits
     probs = _net(keras, rescale=False, softmax=True)
     ours = _net(keras, rescale=True, softmax=True)  # alexedge style: raw pixels in
-    int8 = _convert(tf, probs, tf.int8)
+    on_pm1 = _images(24, seed=1).astype(np.float32) / 127.5 - 1  # calibration on [-1, 1]
+    int8 = to_tflite(probs, quantize="int8", calibration=on_pm1)
+    uint8_logits = to_tflite(logits, quantize="uint8", calibration=on_pm1)
     files = {
-        "uint8_logits_bg": _with_metadata(_convert(tf, logits, tf.uint8), ["background", *NAMES]),
+        "uint8_logits_bg": _with_metadata(uint8_logits, ["background", *NAMES]),
         "int8_softmax": _with_metadata(int8, NAMES),
-        "float_logits": _with_metadata(_convert(tf, logits), NAMES),
-        "float_ours": _convert(tf, ours),
+        "float_logits": _with_metadata(to_tflite(logits), NAMES),
+        "float_ours": to_tflite(ours),
         "int8_pm1_bare": int8,
     }
     root = tmp_path_factory.mktemp("conventions")

@@ -44,7 +44,11 @@ def models(tmp_path_factory):
     for kind in ("float32", "uint8", "fixed"):
         paths[kind] = root / f"{kind}.tflite"
         paths[kind].write_bytes(
-            to_tflite(model, fixed_batch=kind == "fixed", uint8=kind == "uint8")
+            to_tflite(
+                model,
+                fixed_batch=kind == "fixed",
+                quantize="uint8" if kind == "uint8" else "float32",
+            )
         )
     return paths
 

@@ -83,14 +83,14 @@ def assert_one_line(proc: subprocess.CompletedProcess[str], needle: str) -> None
 
 @pytest.fixture(scope="module")
 def places(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    from train_data import write_color_dataset
+    from train_data import write_colour_dataset
 
     root = tmp_path_factory.mktemp("cli-errors")
     (root / "empty").mkdir()
     (root / "junk.tflite").write_bytes(b"PK\x03\x04 not a flatbuffer at all" * 4)
     return {
         "root": root,
-        "data": write_color_dataset(root / "data", per_class=2, val_per_class=1),
+        "data": write_colour_dataset(root / "data", per_class=2, val_per_class=1),
         "empty": root / "empty",
         "junk": root / "junk.tflite",
     }

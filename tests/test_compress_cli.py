@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 import typer
-from compress_helpers import write_colour_dataset
+from train_data import write_colour_dataset
 from typer.testing import CliRunner
 
 from alexedge.atomic import write_json

@@ -20,22 +20,6 @@ pytestmark = pytest.mark.registry
 REPO = Path(__file__).resolve().parents[1]
 
 
-def _tiny_tflite(path: Path) -> None:
-    import tensorflow as tf
-    import tf_keras as keras
-
-    model = keras.Sequential(
-        [
-            keras.Input((16, 16, 3)),
-            keras.layers.Conv2D(4, 3, activation="relu"),
-            keras.layers.GlobalAveragePooling2D(),
-            keras.layers.Dense(3),
-            keras.layers.Softmax(),
-        ]
-    )
-    path.write_bytes(tf.lite.TFLiteConverter.from_keras_model(model).convert())
-
-
 @pytest.fixture(scope="module")
 def edge_venv(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("edge-venv")
@@ -52,9 +36,9 @@ def test_edge_extra_has_no_tensorflow(edge_venv: Path) -> None:
     assert out.stdout.split() == ["None", "None"]
 
 
-def test_edge_extra_classifies(edge_venv: Path, tmp_path: Path) -> None:
-    _tiny_tflite(tmp_path / "model.tflite")
-    (tmp_path / "labels.txt").write_text("alp\nbeach\ncliff\n")
+def test_edge_extra_classifies(edge_venv: Path, tmp_path: Path, tiny_tflite) -> None:
+    (tmp_path / "model.tflite").write_bytes(tiny_tflite("float32"))
+    (tmp_path / "labels.txt").write_text("alp\nbeach\ncliff\ndune\n")
     rng = np.random.default_rng(0)
     Image.fromarray(rng.integers(0, 255, (20, 24, 3), dtype=np.uint8)).save(tmp_path / "a.jpg")
     proc = subprocess.run(
@@ -69,4 +53,4 @@ def test_edge_extra_classifies(edge_venv: Path, tmp_path: Path) -> None:
     assert lines[0].endswith("a.jpg") and len(lines) == 3
     for line in lines[1:]:
         label, score = line.split(" - score: ")
-        assert label in {"alp", "beach", "cliff"} and 0.0 <= float(score) <= 1.0
+        assert label in {"alp", "beach", "cliff", "dune"} and 0.0 <= float(score) <= 1.0

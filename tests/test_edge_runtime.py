@@ -13,13 +13,13 @@ import os
 import subprocess
 import sys
 import types
-import warnings
 from pathlib import Path
 
 import numpy as np
 import pytest
 from ai_edge_litert.interpreter import Interpreter as LiteRTInterpreter
 from PIL import Image
+from tflite_models import tiny_classifier, to_tflite
 
 from alexedge.data import Sample
 from alexedge.edge_runtime import (
@@ -55,48 +55,6 @@ def _images(count: int, seed: int) -> np.ndarray:
     return np.stack([np.asarray(image) for image in smooth])
 
 
-def _tiny_net(keras, *, normalize: bool, softmax: bool):
-    layers = keras.layers
-    inputs = keras.Input((SIZE, SIZE, 3))
-    x = layers.Rescaling(1 / 127.5, offset=-1)(inputs) if normalize else inputs
-    x = layers.Conv2D(8, 3, strides=2, activation="relu", name="conv1")(x)
-    x = layers.Conv2D(16, 3, strides=2, activation="relu", name="conv2")(x)
-    x = layers.GlobalAveragePooling2D()(x)
-    # Large output weights give peaked, image-dependent probabilities to compare.
-    peaked = keras.initializers.RandomNormal(0.0, 3.0)
-    x = layers.Dense(CLASSES, name="fc", kernel_initializer=peaked)(x)
-    outputs = layers.Softmax()(x) if softmax else x
-    return keras.Model(inputs, outputs)
-
-
-def _convert(tf, model, kind: str | None = None, rep_scale=(1.0, 0.0), fixed_batch=False) -> bytes:
-    if fixed_batch:
-        fn = tf.function(model, input_signature=[tf.TensorSpec([1, SIZE, SIZE, 3], tf.float32)])
-        functions = [fn.get_concrete_function()]
-        converter = tf.lite.TFLiteConverter.from_concrete_functions(functions, model)
-    else:
-        converter = tf.lite.TFLiteConverter.from_keras_model(model)
-    if kind == "float16":
-        converter.optimizations = [tf.lite.Optimize.DEFAULT]
-        converter.target_spec.supported_types = [tf.float16]
-    elif kind in ("uint8", "int8"):
-        scale, offset = rep_scale
-
-        def representative():
-            for image in _images(32, seed=1):
-                yield [image[None].astype(np.float32) * scale + offset]
-
-        converter.optimizations = [tf.lite.Optimize.DEFAULT]
-        converter.representative_dataset = representative
-        converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-        converter.inference_input_type = tf.uint8 if kind == "uint8" else tf.int8
-        converter.inference_output_type = converter.inference_input_type
-    with warnings.catch_warnings():
-        # The converter asks for input statistics it does not need with a representative set.
-        warnings.filterwarnings("ignore", "Statistics for quantized inputs")
-        return converter.convert()
-
-
 @pytest.fixture(scope="module")
 def built(tmp_path_factory):
     """Every variant as a .tflite in its own folder, with the Keras model it came from.
@@ -105,20 +63,19 @@ def built(tmp_path_factory):
     as probabilities, so tests can compare without knowing the variant.
     """
     import tensorflow as tf
-    import tf_keras as keras
 
-    keras.utils.set_random_seed(0)
-    ours = _tiny_net(keras, normalize=True, softmax=True)
-    logits = _tiny_net(keras, normalize=True, softmax=False)
-    third = _tiny_net(keras, normalize=False, softmax=False)
+    ours = tiny_classifier(SIZE, CLASSES, scale=1 / 127.5, convs=2, seed=0)
+    logits = tiny_classifier(SIZE, CLASSES, scale=1 / 127.5, convs=2, softmax=False, seed=1)
+    third = tiny_classifier(SIZE, CLASSES, scale=None, convs=2, softmax=False, seed=2)
+    calibration = _images(32, seed=1).astype(np.float32)
     files = {
-        "float32": _convert(tf, ours),
-        "float16": _convert(tf, ours, "float16"),
-        "uint8": _convert(tf, ours, "uint8"),
-        "int8": _convert(tf, ours, "int8"),
-        "logits": _convert(tf, logits),
-        "fixed": _convert(tf, ours, fixed_batch=True),
-        "thirdparty": _convert(tf, third, "uint8", rep_scale=(1 / 127.5, -1.0)),
+        "float32": to_tflite(ours),
+        "float16": to_tflite(ours, quantize="float16"),
+        "uint8": to_tflite(ours, quantize="uint8", calibration=calibration),
+        "int8": to_tflite(ours, quantize="int8", calibration=calibration),
+        "logits": to_tflite(logits),
+        "fixed": to_tflite(ours, fixed_batch=True),
+        "thirdparty": to_tflite(third, quantize="uint8", calibration=calibration / 127.5 - 1),
     }
     root = tmp_path_factory.mktemp("models")
     paths = {}

@@ -1,8 +1,8 @@
 """TFLite Model Metadata written and read by ``alexedge.edge_runtime.metadata``.
 
-The models are tiny converter outputs built here; what is checked: every field and
-associated file survives a write -> read round trip, the graph and weights do not
-change (same interpreter outputs, same tables through LiteRT's own schema code), and
+The models are the shared tiny converter outputs (``tiny_tflite``); what is checked:
+every field and associated file survives a write -> read round trip, the graph and weights
+do not change (same interpreter outputs, same tables through LiteRT's own schema code), and
 damaged metadata or a damaged zip gives one ``ModelError``, never a traceback.
 """
 
@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import io
 import struct
-import warnings
 import zipfile
 
 import flatbuffers
@@ -65,31 +64,9 @@ FILES = {"labels.txt": LABELS, "notes.bin": bytes(range(256)) + b"\x00\xff"}
 
 
 @pytest.fixture(scope="module")
-def models() -> dict[str, bytes]:
-    import tensorflow as tf
-    import tf_keras as keras
-
-    keras.utils.set_random_seed(0)
-    inputs = keras.Input((SIZE, SIZE, 3))
-    x = keras.layers.Rescaling(1 / 255)(inputs)
-    x = keras.layers.Conv2D(4, 3, activation="relu")(x)
-    x = keras.layers.GlobalAveragePooling2D()(x)
-    x = keras.layers.Dense(CLASSES, kernel_initializer=keras.initializers.RandomNormal(0, 3))(x)
-    model = keras.Model(inputs, keras.layers.Softmax()(x))
-    converter = tf.lite.TFLiteConverter.from_keras_model(model)
-    float_model = converter.convert()
-
-    def representative():
-        for seed in range(8):
-            yield [np.random.default_rng(seed).uniform(0, 255, (1, SIZE, SIZE, 3)).astype("f4")]
-
-    converter.optimizations = [tf.lite.Optimize.DEFAULT]
-    converter.representative_dataset = representative
-    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-    converter.inference_input_type = converter.inference_output_type = tf.uint8
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", "Statistics for quantized inputs")
-        return {"float32": float_model, "uint8": converter.convert()}
+def models(tiny_tflite) -> dict[str, bytes]:
+    """The shared tiny classifier (SIZE x SIZE, CLASSES outputs), float and uint8."""
+    return {kind: tiny_tflite(kind) for kind in ("float32", "uint8")}
 
 
 def _outputs(model: bytes) -> np.ndarray:

@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
+from tflite_models import to_tflite
 
 from alexedge.data.dataset import Sample
 from alexedge.data.decode import DecodedSplit
@@ -79,12 +80,10 @@ def test_keras_evaluation_centre_and_ten_crop() -> None:
 
 
 def test_edge_runtime_on_files(tmp_path: Path) -> None:
-    import tensorflow as tf
-
     from alexedge.edge_runtime import evaluate_tflite
     from alexedge.edge_runtime.metadata import ImageInputMetadata, ModelMetadata, write_metadata
 
-    data = tf.lite.TFLiteConverter.from_keras_model(_oracle()).convert()
+    data = to_tflite(_oracle())
     meta = ModelMetadata(name="oracle", input=ImageInputMetadata(mean=(0.0,), std=(1.0,)))
     model = tmp_path / "oracle.tflite"
     model.write_bytes(write_metadata(data, meta, {"labels.txt": b"a\nb\nc\nd\ne\nf\n"}))

@@ -1,6 +1,6 @@
 """End to end: ``alexedge pipeline`` is ``train`` -> ``compress`` -> ``package`` -> ``report``.
 
-On colour classes a tiny net really learns (``compress_helpers.write_colour_dataset``),
+On colour classes a tiny net really learns (``train_data.write_colour_dataset``),
 so accuracy, agreement and packaging assertions mean something: a chance-level model
 would pass agreement floors by luck and hide a broken export.
 """
@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from compress_helpers import write_colour_dataset
+from train_data import write_colour_dataset
 
 from alexedge.compress.config import CompressConfig
 from alexedge.compress.planner import plan_family, variant_name

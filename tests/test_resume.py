@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from train_data import assert_one_line_error, train_app, write_color_dataset
+from train_data import assert_one_line_error, train_app, write_colour_dataset
 from typer.testing import CliRunner
 
 from alexedge.train.callbacks import STATE_FILE, read_history, read_state
@@ -71,7 +71,7 @@ def _train_args(data: Path, run: Path) -> list[str]:
 def killed_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A run folder whose training was SIGKILLed during epoch 2 (epoch 1 committed)."""
     root = tmp_path_factory.mktemp("resume")
-    data = write_color_dataset(root / "data", per_class=8, val_per_class=2)
+    data = write_colour_dataset(root / "data", per_class=8, val_per_class=2)
     run, marker = root / "run", root / "marker"
     proc = subprocess.Popen(
         [sys.executable, "-c", SLOW_TRAIN, str(marker), *_train_args(data, run)],

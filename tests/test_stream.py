@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 from image_files import write_odd_formats, write_truncated_jpeg
 from PIL import Image
-from train_data import assert_one_line_error, tiny_config, train_app, write_color_dataset
+from train_data import assert_one_line_error, tiny_config, train_app, write_colour_dataset
 from typer.testing import CliRunner
 
 import alexedge.data.decode as decode
@@ -232,7 +232,9 @@ def test_evaluation_of_a_stream_equals_the_in_memory_one(photos, decoded, tmp_pa
 
 @pytest.fixture(scope="module")
 def color_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return write_color_dataset(tmp_path_factory.mktemp("color") / "d", per_class=8, val_per_class=2)
+    return write_colour_dataset(
+        tmp_path_factory.mktemp("color") / "d", per_class=8, val_per_class=2
+    )
 
 
 def test_auto_streams_what_does_not_fit_in_memory(color_data: Path, monkeypatch, capsys) -> None:
@@ -262,7 +264,7 @@ def test_streamed_training_runs_end_to_end_with_a_cache(tmp_path: Path) -> None:
     from alexedge.train.callbacks import read_history
     from alexedge.train.session import train_run
 
-    data = write_color_dataset(tmp_path / "data", per_class=8, val_per_class=2)
+    data = write_colour_dataset(tmp_path / "data", per_class=8, val_per_class=2)
     write_truncated_jpeg(data / "train" / "class_0" / "cut.jpg")
     config = tiny_config(epochs=2, input_mode="stream", cache_dir=str(tmp_path / "cache"))
     outcome = train_run(RunConfig(DataConfig(data), config), tmp_path / "run")

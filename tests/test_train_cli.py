@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 import tomllib
 import typer
-from train_data import assert_one_line_error, train_app, write_color_dataset
+from train_data import assert_one_line_error, train_app, write_colour_dataset
 from typer.testing import CliRunner
 
 from alexedge.train.callbacks import read_history
@@ -37,7 +37,7 @@ def _invoke(*args: str):
 
 @pytest.fixture(scope="module")
 def data(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return write_color_dataset(tmp_path_factory.mktemp("data") / "d", per_class=8, val_per_class=3)
+    return write_colour_dataset(tmp_path_factory.mktemp("data") / "d", per_class=8, val_per_class=3)
 
 
 @pytest.fixture(scope="module")
@@ -122,7 +122,7 @@ def test_evaluate_takes_a_moved_dataset(run: tuple[Path, str], data: Path, tmp_p
 
 
 def test_one_class_dataset_is_refused(tmp_path: Path) -> None:
-    one = write_color_dataset(tmp_path / "one", classes=1, per_class=4, val_per_class=1)
+    one = write_colour_dataset(tmp_path / "one", classes=1, per_class=4, val_per_class=1)
     result = _invoke("train", "--data", str(one), "--out", str(tmp_path / "r"))
     assert_one_line_error(result, "need at least 2")
     assert not (tmp_path / "r").exists()
@@ -191,7 +191,7 @@ def test_recipe_is_picked_from_image_size_and_images_per_class(tmp_path: Path) -
     from alexedge.data.dataset import load_dataset
     from alexedge.train.presets import PRESETS, DataShape, data_shape, recipe_for_data
 
-    root = write_color_dataset(tmp_path / "d", classes=2, per_class=5, val_per_class=1, size=64)
+    root = write_colour_dataset(tmp_path / "d", classes=2, per_class=5, val_per_class=1, size=64)
     (root / "train" / "class_0" / "broken.png").write_bytes(b"not an image")
     shape = data_shape(load_dataset(root))
     assert shape == DataShape(image_size=64, images_per_class=5)  # the broken file is skipped

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import tf_keras as keras
-from train_data import tiny_config, write_color_dataset
+from train_data import tiny_config, write_colour_dataset
 
 from alexedge.errors import ConfigError, ModelError
 from alexedge.train.averaging import AVERAGE_FILE, WeightAverage
@@ -111,7 +111,7 @@ def averaged(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, TrainConfi
     from alexedge.train.session import train_run
 
     root = tmp_path_factory.mktemp("average")
-    data = write_color_dataset(root / "data", per_class=8, val_per_class=2)
+    data = write_colour_dataset(root / "data", per_class=8, val_per_class=2)
     heavy = Augmentation(mixup=0.2, erasing=0.5, trivial_augment=True)
     config = tiny_config(
         epochs=2, average_epochs=1, swa_lr=0.05, plain_epochs=1, dropout=0.0, augmentation=heavy

@@ -1,8 +1,8 @@
-"""Tiny, learnable data and configs shared by the training tests.
+"""Tiny, learnable data and configs shared by the tests.
 
-In memory, each class tints its images with one colour channel; on disk, the shared
-colour-square classes of ``compress_helpers``. A tiny model learns both in a few steps:
-a loss that does not fall is a bug, not bad luck.
+In memory, each class tints its images with one colour channel; on disk, each class is a
+colour of square (``write_colour_dataset``, also the ``colour_dataset`` fixture). A tiny
+model learns both in a few steps: a loss that does not fall is a bug, not bad luck.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ __all__ = [
     "color_split",
     "tiny_config",
     "train_app",
-    "write_color_dataset",
+    "write_colour_dataset",
 ]
 
 # alexnet-reduced's test-sized options (its ModelSpec.tiny_options) at 32x32.
@@ -46,17 +46,37 @@ def color_split(n: int, classes: int = 3, size: int = 37, seed: int = 0) -> Deco
     return DecodedSplit(color_images(labels, size, seed), labels, paths, ())
 
 
-def write_color_dataset(
-    root: Path, classes: int = 3, per_class: int = 12, val_per_class: int = 4, size: int = 32
+_PALETTE = np.array([[200, 40, 40], [40, 180, 40], [40, 60, 200], [200, 200, 60]], np.float32)
+
+
+def write_colour_dataset(
+    root: Path,
+    classes: int = 3,
+    per_class: int = 12,
+    val_per_class: int = 4,
+    size: int = 32,
+    seed: int = 0,
 ) -> Path:
-    """A folder-layout dataset of learnable colour classes (``root/train/class_<i>``, ...).
+    """A folder-layout dataset (``root/train/class_<i>/*.png``, ``root/val/...``) whose
+    class is the colour of a noisy square on a grey, noisy background: a tiny net learns
+    it in a few steps, so agreement floors and falling losses mean something on it."""
+    from PIL import Image
 
-    The same data the compression, pipeline and report tests use
-    (``compress_helpers.write_colour_dataset``), with the training tests' defaults.
-    """
-    from compress_helpers import write_colour_dataset
-
-    return write_colour_dataset(root, classes, per_class, val_per_class, size)
+    rng = np.random.default_rng(seed)
+    for split, count in (("train", per_class), ("val", val_per_class)):
+        for c in range(classes):
+            folder = root / split / f"class_{c}"
+            folder.mkdir(parents=True)
+            for i in range(count):
+                image = rng.normal(120, 30, (size, size, 3))
+                side = int(rng.integers(size // 2, size))
+                top, left = rng.integers(0, size - side + 1, 2)
+                image[top : top + side, left : left + side] = _PALETTE[c] + rng.normal(
+                    0, 25, (side, side, 3)
+                )
+                pixels = np.clip(image, 0, 255).astype(np.uint8)
+                Image.fromarray(pixels).save(folder / f"{i:04d}.png")
+    return root
 
 
 def tiny_config(**changes: object) -> TrainConfig:
