@@ -32,6 +32,7 @@ from alexedge.data.fetch import (
     fetch_dataset,
     format_summary,
 )
+from alexedge.data.fetch.placeholders import placeholder_rule
 from alexedge.errors import ConfigError, DataError
 from alexedge.preprocess import load_rgb
 
@@ -389,8 +390,8 @@ def test_placeholder_found_in_a_later_run_removes_earlier_files(
     b = server.base
     _write_lists(tmp_path / "lists", {"owls": [f"{b}/placeholder/o1", f"{b}/placeholder/o2"]})
     first = fetch_dataset(_config(tmp_path))
-    assert first.downloaded == 2  # two copies are not yet a placeholder
-    assert len(list((tmp_path / "out" / "owls").iterdir())) == 2
+    assert (first.downloaded, first.duplicates) == (1, 1)  # two copies: one photo, kept once
+    assert len(list((tmp_path / "out" / "owls").iterdir())) == 1
 
     owls_and_bats = {"owls": [f"{b}/placeholder/o1", f"{b}/placeholder/o2"]}
     owls_and_bats["bats"] = [f"{b}/placeholder/o3"]
@@ -400,8 +401,39 @@ def test_placeholder_found_in_a_later_run_removes_earlier_files(
     assert list((tmp_path / "out" / "owls").iterdir()) == []
     assert second.skipped_done == second.downloaded == 0
     assert not (tmp_path / "out" / "bats").exists()  # the third copy is never written
-    reasons = {r["reason"] for r in _manifest(tmp_path / "out").values()}
-    assert reasons == {"placeholder"}
+    records = _manifest(tmp_path / "out").values()
+    assert {(r["reason"], r["rule"]) for r in records} == {("placeholder", "several_classes")}
+
+
+@pytest.mark.parametrize(
+    ("keys", "rule"),
+    [
+        ([("cats", "http://a.org/1.jpg")], None),
+        # mirrors of one photo in one class, however many hosts: a duplicate
+        ([("cats", f"http://{h}.org/1.jpg") for h in "abcdef"], None),
+        # URLs that differ after '#' are one URL
+        ([("cats", f"http://a.org/1.jpg#{i}") for i in range(5)], None),
+        ([("cats", "http://a.org/1.jpg#x"), ("dogs", "http://a.org/1.jpg#y")], None),
+        # a photo filed under two classes
+        ([("cats", "http://a.org/1.jpg"), ("dogs", "http://b.org/2.jpg")], None),
+        (
+            [
+                ("cats", "http://a.org/1.jpg"),
+                ("cats", "http://b.org/2.jpg"),
+                ("dogs", "http://c.org/3.jpg"),
+            ],
+            "several_classes",
+        ),
+        ([("cats", f"http://a.org/{i}.jpg") for i in range(3)], "one_host"),
+        ([("cats", f"http://a.org/p?id={i}") for i in range(3)], "one_host"),
+        (
+            [("cats", f"http://A.org/{i}.jpg") for i in range(2)] + [("cats", "http://a.org/x")],
+            "one_host",
+        ),
+    ],
+)
+def test_placeholder_rule(keys: list[tuple[str, str]], rule: str | None) -> None:
+    assert placeholder_rule(keys, threshold=3) == rule
 
 
 def test_torn_manifest_line_is_dropped(server: _Server, tmp_path: Path) -> None:

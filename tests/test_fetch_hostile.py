@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import gzip
+import hashlib
 import http.server
 import io
 import ipaddress
@@ -163,6 +164,9 @@ class _Handler(http.server.BaseHTTPRequestHandler):
 
     def _big_png(self, host: _Host, hit: int, name: str) -> None:
         self._send(200, host.big_pngs[int(name)])
+
+    def _unavailable(self, host: _Host, hit: int, name: str) -> None:  # one image for all
+        self._send(200, _jpeg(404))
 
     def _redirect(self, host: _Host, hit: int, name: str) -> None:
         self._send(302, b"", {"Location": host.redirects[name], "Content-Length": "0"})
@@ -720,3 +724,87 @@ def test_a_kept_alive_private_connection_is_not_reused_after_a_public_hop(
 )
 def test_public_addresses(ip: str, public: bool) -> None:
     assert is_public(ipaddress.ip_address(ip)) is public
+
+
+# --- 7. duplicates are kept once, placeholders dropped (issue 35) ------------------
+
+
+def _by_status(out: Path) -> dict[str, list[dict]]:
+    grouped: dict[str, list[dict]] = {}
+    for record in _records(out).values():
+        grouped.setdefault(record["status"], []).append(record)
+    return grouped
+
+
+def test_mirrors_of_one_photo_are_kept_once_as_duplicates(
+    server: _Server, network: _Network, tmp_path: Path
+) -> None:
+    port = _port(server)
+    network.names.update({f"mirror-{m}.test": "127.0.0.1" for m in "abc"})
+    mirrors = [f"http://mirror-{m}.test:{port}/img/dup.jpg" for m in "abc"]
+    urls = [*mirrors, mirrors[0] + "#large", f"{server.base}/img/dup-other.jpg"]
+    summary = _fetch(tmp_path, urls)
+    assert (summary.downloaded, summary.duplicates, summary.failed) == (2, 3, 0)
+    assert "3 URLs returned an image already kept" in format_summary(summary)
+    out = tmp_path / "out"
+    assert len(list((out / "cats").iterdir())) == 2
+    records = _by_status(out)
+    (kept,) = [r for r in records["done"] if r["url"] in urls[:4]]
+    assert sorted(r["url"] for r in records["duplicate"]) == sorted(set(urls[:4]) - {kept["url"]})
+    assert {(r["duplicate_of"], r["sha256"], r["rule"]) for r in records["duplicate"]} == {
+        (kept["url"], kept["sha256"], "same_class")
+    }
+
+    again = _fetch(tmp_path, urls)  # resumed: nothing fetched, the same verdicts
+    assert (again.downloaded, again.skipped_done, again.duplicates) == (0, 2, 3)
+    (out / kept["path"]).unlink()  # the kept copy is gone: fetch the group again
+    hits = server.host.hits["/img/dup.jpg"]
+    third = _fetch(tmp_path, urls)
+    assert (third.downloaded + third.skipped_done, third.duplicates) == (2, 3)
+    assert server.host.hits["/img/dup.jpg"] == hits + 4
+
+
+@pytest.mark.parametrize(
+    ("lists", "rule"),
+    [
+        (
+            {"cats": ["a.test/unavailable/1", "a.test/unavailable/2", "a.test/unavailable/3"]},
+            "one_host",
+        ),
+        (
+            {
+                "cats": ["a.test/unavailable/4", "b.test/unavailable/5"],
+                "dogs": ["c.test/unavailable/6"],
+            },
+            "several_classes",
+        ),
+    ],
+)
+def test_placeholders_are_dropped_with_the_rule_that_fired(
+    server: _Server, network: _Network, tmp_path: Path, lists: dict[str, list[str]], rule: str
+) -> None:
+    port = _port(server)
+    network.names.update({f"{h}.test": "127.0.0.1" for h in "abc"})
+    for cls, urls in lists.items():
+        hosted = [f"http://{u.replace('/', f':{port}/', 1)}" for u in urls]
+        _write_list(tmp_path, hosted, cls)
+    summary = fetch_dataset(FetchConfig(**_options(tmp_path)))  # type: ignore[arg-type]
+    assert summary.failures_by_reason == {"placeholder": 3}
+    assert {r["rule"] for r in _records(tmp_path / "out").values()} == {rule}
+    assert _only_the_manifest(tmp_path / "out")
+
+
+def test_old_manifest_placeholders_are_judged_again(server: _Server, tmp_path: Path) -> None:
+    """Mirrors an earlier version deleted as a placeholder come back as duplicates."""
+    urls = [f"{server.base}/img/old.jpg#{i}" for i in range(3)]
+    sha = hashlib.sha256(_jpeg(sum(b"old.jpg"))).hexdigest()
+    (tmp_path / "out").mkdir()
+    old = [
+        {"class": "cats", "url": u, "status": "failed", "reason": "placeholder", "sha256": sha}
+        for u in urls
+    ]
+    (tmp_path / "out" / MANIFEST_NAME).write_text("".join(json.dumps(r) + "\n" for r in old))
+    kept = _fetch(tmp_path, urls)
+    assert kept.failures_by_reason == {"placeholder": 3}  # read as written, not retried
+    summary = _fetch(tmp_path, urls, retry_failed=True)
+    assert (summary.downloaded, summary.duplicates, summary.failed) == (1, 2, 0)

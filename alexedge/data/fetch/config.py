@@ -24,8 +24,9 @@ class FetchConfig:
         backoff: First retry delay in seconds; doubles on each further retry.
         max_bytes: Larger files are aborted mid-stream.
         min_bytes: Smaller files are dropped (thumbnails, error stubs).
-        placeholder_threshold: Identical bytes from this many distinct URLs are a
-            host's placeholder, not a photo.
+        placeholder_threshold: Identical bytes from this many distinct URLs in two or
+            more classes, or from this many paths on one host, are a host's
+            placeholder, not a photo; fewer copies in one class are duplicates, kept once.
         retry_failed: Try URLs that failed in an earlier run again.
         progress: Draw a progress bar on stderr.
         deadline: Wall-clock seconds one URL may take, retries and waits included.

@@ -3,6 +3,7 @@
 One JSON line per outcome, the last line for a URL wins. Appending a line per
 outcome keeps a crash from losing more than the line being written; a torn or
 superseded line is dropped by rewriting the file atomically when it is next opened.
+Lines written before ``duplicate`` and ``rule`` existed read as they always did.
 """
 
 from __future__ import annotations
@@ -23,11 +24,13 @@ MANIFEST_NAME = "manifest.jsonl"
 
 @dataclass(frozen=True, slots=True)
 class Record:
-    status: str  # "done" or "failed"
+    status: str  # "done", "duplicate" or "failed"
     path: str = ""  # relative to OUT, posix
     sha256: str = ""
     size: int = 0
     reason: str = ""
+    duplicate_of: str = ""  # the URL, same class, whose file holds these bytes
+    rule: str = ""  # which placeholder or duplicate rule fired (``placeholders``)
 
 
 class Manifest:
@@ -74,10 +77,14 @@ def _record_line(key: Key, record: Record) -> str:
     obj: dict[str, object] = {"class": key[0], "url": key[1], "status": record.status}
     if record.status == "done":
         obj.update(path=record.path, sha256=record.sha256, bytes=record.size)
+    elif record.status == "duplicate":
+        obj.update(sha256=record.sha256, duplicate_of=record.duplicate_of)
     else:
         obj["reason"] = record.reason
         if record.sha256:
             obj["sha256"] = record.sha256
+    if record.rule:
+        obj["rule"] = record.rule
     return json.dumps(obj, ensure_ascii=False) + "\n"
 
 
@@ -87,15 +94,22 @@ def _parse_record(line: str) -> tuple[Key, Record] | None:
         cls, url, status = obj["class"], obj["url"], obj["status"]
         if not (isinstance(cls, str) and isinstance(url, str)):
             return None
+        rule = obj.get("rule", "")
         if status == "done":
             record = Record("done", path=obj["path"], sha256=obj["sha256"], size=obj["bytes"])
             valid = _valid_saved_path(cls, record.path) and isinstance(record.size, int)
+        elif status == "duplicate":
+            record = Record(
+                "duplicate", sha256=obj["sha256"], duplicate_of=obj["duplicate_of"], rule=rule
+            )
+            valid = isinstance(record.duplicate_of, str) and bool(record.sha256)
         elif status == "failed":
-            record = Record("failed", sha256=obj.get("sha256", ""), reason=obj["reason"])
+            record = Record("failed", sha256=obj.get("sha256", ""), reason=obj["reason"], rule=rule)
             valid = isinstance(record.reason, str)
         else:
             return None
-        return ((cls, url), record) if valid and isinstance(record.sha256, str) else None
+        valid = valid and isinstance(record.sha256, str) and isinstance(record.rule, str)
+        return ((cls, url), record) if valid else None
     except (ValueError, KeyError, TypeError, AttributeError):
         return None
 

@@ -28,10 +28,9 @@ from alexedge.data.fetch.lists import read_lists
 from alexedge.data.fetch.manifest import MANIFEST_NAME, Manifest, Record
 from alexedge.data.fetch.paths import checked_path, prepare_out, sweep_temp_files
 from alexedge.data.fetch.pool import run_pool, stop_on_signals
-from alexedge.data.fetch.store import Store
+from alexedge.data.fetch.store import Store, file_intact
 from alexedge.data.fetch.types import Failure, Key, Outcome, Task
 from alexedge.data.fetch.verify import DecodeBudget, check_content
-from alexedge.errors import DataError
 from alexedge.progress import progress_bar
 
 __all__ = ["FetchSummary", "fetch_dataset", "format_summary"]
@@ -41,10 +40,12 @@ __all__ = ["FetchSummary", "fetch_dataset", "format_summary"]
 class FetchSummary:
     """What a run did, over every URL in the lists.
 
-    ``downloaded + skipped_done + failed`` is the number of distinct URLs listed.
-    ``failed`` counts every URL whose latest outcome is a failure, including the
-    ``skipped_failed`` ones that failed in an earlier run and were not retried.
-    ``manifest`` is the file listing every URL's outcome, failures with their reason.
+    ``downloaded + skipped_done + duplicates + failed`` is the number of distinct URLs
+    listed. ``duplicates`` counts URLs whose image is already kept under another URL
+    of the same class, in this run or an earlier one. ``failed`` counts every URL whose
+    latest outcome is a failure, including the ``skipped_failed`` ones that failed in
+    an earlier run and were not retried. ``manifest`` is the file listing every URL's
+    outcome, failures with their reason.
     """
 
     downloaded: int
@@ -53,6 +54,7 @@ class FetchSummary:
     failures_by_reason: dict[str, int]
     skipped_failed: int = 0
     manifest: Path | None = None
+    duplicates: int = 0
 
 
 @dataclass
@@ -117,6 +119,11 @@ def format_summary(summary: FetchSummary) -> str:
         lines.append("Failures by reason:")
         ranked = sorted(summary.failures_by_reason.items(), key=lambda kv: (-kv[1], kv[0]))
         lines.extend(f"  {reason:<{width}}  {count}" for reason, count in ranked)
+    if summary.duplicates:
+        lines.append(
+            f"{summary.duplicates} URLs returned an image already kept under another URL "
+            'of the same class (lines with "status": "duplicate").'
+        )
     if summary.failed and summary.manifest is not None:
         lines.append(
             f"Every failed URL is listed with its reason in {summary.manifest} "
@@ -160,9 +167,12 @@ def _plan(
             if record is None:
                 plan.todo.append(task)
             elif record.status == "done":
-                if _file_intact(out, record):
+                if file_intact(out, record):
                     plan.skipped_done.add(task.key)
                 else:  # deleted or truncated since: fetch it again
+                    plan.todo.append(task)
+            elif record.status == "duplicate":
+                if not _original_intact(cls, record, records, out):
                     plan.todo.append(task)
             elif retry_failed:
                 plan.todo.append(task)
@@ -171,15 +181,18 @@ def _plan(
     return plan
 
 
-def _file_intact(out: Path, record: Record) -> bool:
-    try:
-        return checked_path(out, record.path).stat().st_size == record.size
-    except (OSError, DataError):
-        return False
+def _original_intact(cls: str, duplicate: Record, records: dict[Key, Record], out: Path) -> bool:
+    original = records.get((cls, duplicate.duplicate_of))
+    return (
+        original is not None
+        and original.status == "done"
+        and original.sha256 == duplicate.sha256
+        and file_intact(out, original)
+    )
 
 
 def _summarize(plan: _Plan, records: dict[Key, Record], manifest: Path) -> FetchSummary:
-    downloaded = skipped_done = skipped_failed = 0
+    downloaded = skipped_done = skipped_failed = duplicates = 0
     reasons: Counter[str] = Counter()
     for key in plan.keys:
         record = records[key]
@@ -188,6 +201,8 @@ def _summarize(plan: _Plan, records: dict[Key, Record], manifest: Path) -> Fetch
                 skipped_done += 1
             else:
                 downloaded += 1
+        elif record.status == "duplicate":
+            duplicates += 1
         else:
             reasons[record.reason] += 1
             skipped_failed += key in plan.skipped_failed
@@ -198,4 +213,5 @@ def _summarize(plan: _Plan, records: dict[Key, Record], manifest: Path) -> Fetch
         failures_by_reason=dict(sorted(reasons.items())),
         skipped_failed=skipped_failed,
         manifest=manifest,
+        duplicates=duplicates,
     )
