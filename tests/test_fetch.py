@@ -458,7 +458,9 @@ def test_progress_bar_reports_on_stderr(
 # --- refusing to write outside OUT ------------------------------------------------
 
 
-@pytest.mark.parametrize("list_name", ["..\\..\\evil.txt", "...txt", ".hidden.txt", "a b.txt"])
+@pytest.mark.parametrize(
+    "list_name", ["..\\..\\evil.txt", "...txt", ".hidden.txt", "a b.txt", "cat\n.txt", "cat.\n.txt"]
+)
 def test_unsafe_class_file_name_is_refused(server: _Server, tmp_path: Path, list_name: str) -> None:
     lists = tmp_path / "lists"
     lists.mkdir()

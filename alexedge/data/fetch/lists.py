@@ -11,8 +11,9 @@ from alexedge.errors import DataError
 __all__ = ["read_lists"]
 
 # A class becomes a folder name and, in load_dataset, a label ("_" shows as a space):
-# no separators, no leading dot, nothing a filesystem could read as a path.
-_CLASS_NAME = re.compile(r"^\w[\w.+-]*(?<!\.)$")
+# no separators, no leading dot, nothing a filesystem could read as a path. Matched
+# with fullmatch: "$" alone also matches before a final newline ("cat\n").
+_CLASS_NAME = re.compile(r"\w[\w.+-]*(?<!\.)")
 
 
 def read_lists(lists: Path) -> dict[str, list[str]]:
@@ -28,7 +29,7 @@ def read_lists(lists: Path) -> dict[str, list[str]]:
     folded: dict[str, Path] = {}
     for path in files:
         cls = path.stem
-        if not _CLASS_NAME.match(cls) or cls.casefold() == MANIFEST_NAME:
+        if not _CLASS_NAME.fullmatch(cls) or cls.casefold() == MANIFEST_NAME:
             raise DataError(
                 f"{path}: {cls!r} cannot be a class folder name; rename the file to letters, "
                 "digits, '_', '-', '+' or '.' (not first or last), e.g. n01440764.txt"
