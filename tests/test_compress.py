@@ -21,7 +21,8 @@ from compress_helpers import (
 )
 
 from alexedge.compress.config import CompressConfig, parse_float_list, parse_name_list
-from alexedge.compress.planner import plan_family, variant_name
+from alexedge.compress.family import variant_name
+from alexedge.compress.planner import plan_family
 from alexedge.compress.techniques.prune import allocate_sparsity
 from alexedge.errors import ConfigError
 

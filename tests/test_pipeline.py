@@ -15,7 +15,8 @@ import pytest
 from train_data import write_colour_dataset
 
 from alexedge.compress.config import CompressConfig
-from alexedge.compress.planner import plan_family, variant_name
+from alexedge.compress.family import variant_name
+from alexedge.compress.planner import plan_family
 from alexedge.compress.schema import SCHEMA_VERSION, validate_variants_doc
 from alexedge.edge_runtime import Classifier
 from alexedge.errors import ConfigError
