@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 import tensorflow as tf
-from train_data import assert_one_line_error, train_app, write_colour_dataset
+from train_data import assert_one_line_error, train_app
 from typer.testing import CliRunner
 
 from alexedge.errors import ConfigError
@@ -115,9 +115,9 @@ def _free_ports(count: int) -> list[int]:
 
 
 def test_multiworker_with_two_local_workers_trains_and_only_the_chief_writes(
-    tmp_path: Path,
+    tmp_path: Path, colour_dataset
 ) -> None:
-    data = write_colour_dataset(tmp_path / "data", per_class=8, val_per_class=2)
+    data = colour_dataset(per_class=8, val_per_class=2)
     cluster = {"worker": [f"127.0.0.1:{port}" for port in _free_ports(2)]}
     procs = []
     for index in range(2):
@@ -157,9 +157,11 @@ def test_multiworker_without_tf_config_is_a_config_error(monkeypatch) -> None:
         make_strategy("auto")
 
 
-def test_cli_refuses_multiworker_without_tf_config(tmp_path: Path, monkeypatch) -> None:
+def test_cli_refuses_multiworker_without_tf_config(
+    tmp_path: Path, monkeypatch, colour_dataset
+) -> None:
     monkeypatch.delenv("TF_CONFIG", raising=False)
-    data = write_colour_dataset(tmp_path / "data", per_class=2, val_per_class=1)
+    data = colour_dataset(per_class=2, val_per_class=1)
     args = ["train", "--data", str(data), "--strategy", "multiworker", "--out", str(tmp_path / "r")]
     assert_one_line_error(CliRunner().invoke(train_app(), args), "needs TF_CONFIG")
     assert not (tmp_path / "r").exists()
@@ -187,10 +189,12 @@ MIRRORED_CLI_SCRIPT = textwrap.dedent(
 )
 
 
-def test_mirrored_run_with_batch_norm_deploys_its_weight_average(tmp_path: Path) -> None:
+def test_mirrored_run_with_batch_norm_deploys_its_weight_average(
+    tmp_path: Path, colour_dataset
+) -> None:
     # The average is set and its batch-norm statistics estimated outside the strategy's
     # replica context, on mirrored and sync-on-read variables.
-    data = write_colour_dataset(tmp_path / "data", per_class=8, val_per_class=2)
+    data = colour_dataset(per_class=8, val_per_class=2)
     args = ["train", "--data", str(data), "--size", "32", "--width", "0.0625"]
     args += ["--fc-units", "16", "--epochs", "2", "--batch-size", "8", "--strategy", "mirrored"]
     args += ["--average-epochs", "2", "--out", str(tmp_path / "run")]

@@ -231,10 +231,8 @@ def test_evaluation_of_a_stream_equals_the_in_memory_one(photos, decoded, tmp_pa
 
 
 @pytest.fixture(scope="module")
-def color_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return write_colour_dataset(
-        tmp_path_factory.mktemp("color") / "d", per_class=8, val_per_class=2
-    )
+def color_data(colour_dataset) -> Path:
+    return colour_dataset(per_class=8, val_per_class=2)
 
 
 def test_auto_streams_what_does_not_fit_in_memory(color_data: Path, monkeypatch, capsys) -> None:
