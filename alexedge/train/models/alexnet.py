@@ -154,6 +154,7 @@ def _raise_problems(name: str, problems: list[str]) -> None:
     description="Krizhevsky et al. 2012: LRN, two-tower conv2/4/5, two 4096-unit FC layers",
     tiny_options={"width": 1 / 16, "fc_units": 16},
     check=_alexnet_problems,
+    test_variants=((99, {"towers": 1}), (131, {"lrn": False, "towers": 4})),
 )
 def alexnet(
     inputs: keras.Input,
@@ -247,6 +248,7 @@ def _reduced_problems(options: Mapping[str, Any]) -> list[str]:
     description="AlexNet layout with batch norm, width multiplier and small FC (20-class subsets)",
     tiny_options={"width": 1 / 16, "fc_units": 16},
     check=_reduced_problems,
+    test_variants=((64, {}), (160, {}), (56, {"pool2": False})),
 )
 def alexnet_reduced(
     inputs: keras.Input,

@@ -26,6 +26,7 @@ _L = keras.layers
     default_input_size=64,
     min_input_size=16,
     description="Multinomial logistic regression on normalized pixels (lower bound)",
+    test_variants=((48, {}),),
 )
 def logreg(inputs: keras.Input, x: tf.Tensor, *, num_classes: int) -> keras.Model:
     """Softmax of one linear map of the pixels; already tiny at 32x32 (no options)."""
@@ -50,6 +51,7 @@ def _mlp_problems(options: Mapping[str, Any]) -> list[str]:
     description="One hidden layer of 1024 ReLU units on normalized pixels",
     tiny_options={"fc_units": 16},
     check=_mlp_problems,
+    test_variants=((40, {"dropout": 0.2}),),
 )
 def mlp(
     inputs: keras.Input,

@@ -44,7 +44,9 @@ class ModelSpec:
     ``default_num_classes`` is what ``describe_models`` builds: 1000 for the ImageNet
     network, 20 for the models meant for the 20-class subsets. ``tiny_options`` shrink the
     family so tests build its real code path in milliseconds (like timm's test-sized
-    variants), at ``tiny_input_size``.
+    variants), at ``tiny_input_size``; ``test_variants`` are the other ``(input size,
+    options)`` the registry tests build on top of ``tiny_options``, one for each code path
+    an option or a size switches on, so adding a family touches its own file only.
     """
 
     name: str
@@ -55,6 +57,7 @@ class ModelSpec:
     default_num_classes: int = 20
     tiny_options: Mapping[str, object] = field(default_factory=dict, hash=False)
     check: OptionCheck = _no_check
+    test_variants: tuple[tuple[int, Mapping[str, object]], ...] = field(default=(), hash=False)
 
     @property
     def tiny_input_size(self) -> int:
@@ -87,6 +90,7 @@ def register_model(
     default_num_classes: int = 20,
     tiny_options: Mapping[str, object] | None = None,
     check: OptionCheck = _no_check,
+    test_variants: tuple[tuple[int, Mapping[str, object]], ...] = (),
 ) -> Callable[[Builder], Builder]:
     """Decorator registering ``builder(inputs, x, *, num_classes, **options) -> Model``.
 
@@ -108,6 +112,7 @@ def register_model(
             default_num_classes=default_num_classes,
             tiny_options=dict(tiny_options or {}),
             check=check,
+            test_variants=tuple((size, dict(options)) for size, options in test_variants),
         )
         return builder
 
