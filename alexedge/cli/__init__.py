@@ -18,7 +18,7 @@ from typing import Annotated, Any
 import typer
 import typer.rich_utils
 
-from alexedge.cli import compress, data, edge, package, pipeline, report, train
+from alexedge.cli import compress, data, edge, embed, package, pipeline, report, train
 from alexedge.quiet import VERBOSE_ENV
 
 __all__ = ["app", "main"]
@@ -89,7 +89,7 @@ def _options(
 
 
 # The order `alexedge --help` lists them in: the path a model takes.
-for _group in (pipeline, train, compress, package, report, edge, data):
+for _group in (pipeline, train, compress, package, report, edge, embed, data):
     _group.register(app)
 
 

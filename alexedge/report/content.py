@@ -35,6 +35,7 @@ from alexedge.run import (
     VARIANTS_DIR,
     VARIANTS_JSON,
 )
+from alexedge.transfer.clusters import ClusterResult, read_clusters
 
 __all__ = ["ReportContent", "collect"]
 
@@ -55,6 +56,7 @@ class ReportContent:
     layers: list[LayerRow] = field(default_factory=list)
     notes: dict[str, str] = field(default_factory=dict)  # section -> why it is missing
     init_from: dict[str, Any] | None = None  # the run a fine-tune's weights came from
+    clusters: ClusterResult | None = None  # alexedge embed RUN --clusters
 
 
 # A folder holding none of these is not a run: reporting on it would only say so.
@@ -75,6 +77,7 @@ def collect(run_dir: Path) -> ReportContent:
     _training(content)
     _predictions(content)
     _model_sections(content)
+    content.clusters = read_clusters(run_dir)
     return content
 
 

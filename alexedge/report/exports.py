@@ -71,6 +71,7 @@ def report_json(content: ReportContent, figures: dict[str, str]) -> dict[str, An
         "layer_errors": layer_error_reports(doc) if content.doc else {},
         "class_damage": {n: [r.to_dict() for r in d] for n, d in content.damage.items()},
         "layers": [r.to_dict() for r in content.layers],
+        "clusters": content.clusters.scores() if content.clusters else None,
         "figures": figures,
         "notes": content.notes,
     }

@@ -17,6 +17,7 @@ from alexedge.report.damage import worst_classes
 from alexedge.report.layers import LayerRow
 from alexedge.report.pareto import LATENCY_KEY, SIZE_KEY
 from alexedge.report.rows import VariantRow, check_doc, layer_error_reports, variant_rows
+from alexedge.transfer.clusters import ClusterResult
 
 __all__ = [
     "damage_section",
@@ -269,6 +270,30 @@ def _accumulated_reading(worst: Mapping[str, Any]) -> str:
     )
 
 
+def clusters_section(result: ClusterResult) -> list[str]:
+    """How well k-means on the run's features recovers the classes (``embed --clusters``)."""
+    lines = [
+        f"## Clusters of {result.layer} features",
+        "",
+        f"k-means (k = {result.clusters}, seed {result.seed}) on {result.pca_dims} principal "
+        f"components ({100 * result.explained_variance:.1f}% of the variance) of the "
+        f"{result.layer} vectors of {result.images} images (`{result.source}`).",
+        "",
+    ]
+    if result.ami is None:
+        return [*lines, "_The images had no labels: no agreement with classes to score._", ""]
+    table = _table(
+        ("adjusted mutual information", "adjusted Rand index", "purity"),
+        [(f"{result.ami:.3f}", f"{result.ari:.3f}", f"{100 * result.purity:.1f}%")],
+    )
+    reading = (
+        "Adjusted mutual information and the adjusted Rand index are 0 for clusters no "
+        "better than chance and 1 when they are the classes; purity is the share of images "
+        "in their cluster's majority class."
+    )
+    return [*lines, table, "", reading, ""]
+
+
 def layers_table(layers: Sequence[LayerRow]) -> str:
     variants = list(dict.fromkeys(v for r in layers for v in r.sparsity))
     header = ("layer", "kind", "parameters", "multiply-adds", *(f"zeros: {v}" for v in variants))
@@ -307,6 +332,7 @@ _ALT = {
     "confusion": "Confusion matrix",
     "filters": "conv1 filters",
     "saliency": "Saliency maps",
+    "clusters": "Features by class on two principal components",
 }
 
 LAYERS_NOTE = (
@@ -376,6 +402,8 @@ def report_markdown(content: ReportContent, figures: Mapping[str, str]) -> str:
     lines += ["## Confusion matrix (float Keras model)", "", *_figure("confusion", figures, notes)]
     lines += ["## First-layer filters", "", *_figure("filters", figures, notes)]
     lines += ["## Saliency", "", *_figure("saliency", figures, notes)]
+    if content.clusters is not None:
+        lines += [*clusters_section(content.clusters), *_figure("clusters", figures, notes)]
     lines += ["## Layers", ""]
     if content.layers:
         lines += [layers_table(content.layers), "", LAYERS_NOTE, ""]

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from alexedge.atomic import write_json, write_text
+from alexedge.report.clusters_plot import plot_clusters
 from alexedge.report.confusion_plot import plot_confusion
 from alexedge.report.content import ReportContent, collect
 from alexedge.report.exports import report_json, variants_csv
@@ -35,6 +36,7 @@ FIGURES = {
     "confusion": "confusion.png",
     "filters": "conv1_filters.png",
     "saliency": "saliency.png",
+    "clusters": "clusters.png",
 }
 
 
@@ -113,4 +115,7 @@ def _painters(c: ReportContent) -> dict[str, Callable[[Path], Path]]:
     if c.saliency is not None:
         saliency = c.saliency
         painters["saliency"] = lambda p: plot_saliency(saliency, c.class_names, p)
+    if c.clusters is not None and len(c.clusters.points):
+        clusters = c.clusters
+        painters["clusters"] = lambda p: plot_clusters(clusters, p)
     return painters
