@@ -28,8 +28,8 @@ if mode.startswith("decode"):  # PNGs take the path other formats take
     budget = verify.DecodeBudget(FetchConfig.decode_budget)
     def decode(data):
         with Image.open(io.BytesIO(data)) as img:
-            verify._decode_small(img, budget)
-    verify._check_png_stream = decode
+            verify._decode_small(img, data, budget)
+    verify.check_png = decode
 if mode == "decode-no-trim":
     verify._return_freed_memory = lambda: None
 

@@ -1,14 +1,25 @@
-"""``check_images`` finds every unreadable file, with its reason, and nothing else."""
+"""``check_images`` finds every unreadable file, with its reason, and nothing else.
+
+Training (``read_base_image``) and ``data fetch`` (``check_content``) must refuse the
+same files, damaged JPEG and PNG data that Pillow decodes anyway included.
+"""
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
+import numpy as np
 import pytest
 from image_files import write_bomb_png, write_image, write_odd_formats, write_truncated_jpeg
+from PIL import Image
 
 from alexedge.data.check import check_images, format_check_report
+from alexedge.data.decode import read_base_image
+from alexedge.data.fetch.types import Failure
+from alexedge.data.fetch.verify import DecodeBudget, check_content
 from alexedge.errors import DataError
+from alexedge.preprocess import load_rgb
 
 
 def _mixed_folder(root: Path) -> dict[str, str]:
@@ -56,3 +67,60 @@ def test_check_needs_a_folder_with_images(tmp_path: Path) -> None:
     (tmp_path / "readme.txt").write_text("hi")
     with pytest.raises(DataError, match="no image files"):
         check_images(tmp_path)
+
+
+# --- damaged data that Pillow decodes anyway (issue 35) --------------------------
+
+
+def _noise_body_jpeg(path: Path, seed: int = 0) -> Path:
+    """A valid JPEG header whose entropy-coded data is 200 KB of random (stuffed) bytes."""
+    rng = np.random.default_rng(seed)
+    buf = io.BytesIO()
+    Image.fromarray(rng.integers(0, 256, (120, 160, 3), dtype=np.uint8)).save(buf, "JPEG")
+    data = buf.getvalue()
+    sos = data.index(b"\xff\xda")
+    header = data[: sos + 2 + int.from_bytes(data[sos + 2 : sos + 4], "big")]
+    body = rng.integers(0, 256, 200_000, dtype=np.uint8).tobytes().replace(b"\xff", b"\xff\x00")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(header + body + b"\xff\xd9")
+    return path
+
+
+def _bad_idat_crc_png(path: Path) -> Path:
+    """A PNG whose pixel chunk fails its CRC; Pillow skips that CRC."""
+    write_image(path, 16, 5)
+    data = bytearray(path.read_bytes())
+    idat = data.index(b"IDAT")
+    length = int.from_bytes(data[idat - 4 : idat], "big")
+    data[idat + 4 + length] ^= 0xFF
+    path.write_bytes(bytes(data))
+    return path
+
+
+def test_damaged_data_pillow_accepts_is_refused_by_check_fetch_and_training(
+    tmp_path: Path,
+) -> None:
+    good = [write_image(tmp_path / "a" / "good.jpg", 64), *write_odd_formats(tmp_path / "b")]
+    damaged = [
+        _noise_body_jpeg(tmp_path / "a" / "noise.jpg"),
+        _bad_idat_crc_png(tmp_path / "a" / "crc.png"),
+    ]
+    for path in damaged:
+        load_rgb(path)  # Pillow decodes both without a word
+    report = check_images(tmp_path, workers=2)
+    assert {Path(p).name: reason.split(" (")[0] for p, reason in report.bad} == {
+        "noise.jpg": "corrupt data",
+        "crc.png": "corrupt data",
+    }
+    # training skips exactly those, and data fetch would not have kept them
+    unusable = [p.name for p in good + damaged if isinstance(read_base_image(str(p), 8), str)]
+    assert unusable == ["noise.jpg", "crc.png"]
+    budget = DecodeBudget(10_000_000)
+    for path in good:
+        check_content(path.read_bytes(), 0, budget)
+    reasons = []
+    for path in damaged:
+        with pytest.raises(Failure) as failure:
+            check_content(path.read_bytes(), 0, budget)
+        reasons.append(failure.value.reason)
+    assert reasons == ["corrupt", "not_image"]

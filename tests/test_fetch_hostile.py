@@ -165,6 +165,13 @@ class _Handler(http.server.BaseHTTPRequestHandler):
     def _big_png(self, host: _Host, hit: int, name: str) -> None:
         self._send(200, host.big_pngs[int(name)])
 
+    def _noise_body(self, host: _Host, hit: int, name: str) -> None:
+        data = _jpeg(5, side=160)
+        sos = data.index(b"\xff\xda")
+        header = data[: sos + 2 + int.from_bytes(data[sos + 2 : sos + 4], "big")]
+        noise = np.random.default_rng(5).integers(0, 256, 200_000, dtype=np.uint8).tobytes()
+        self._send(200, header + noise.replace(b"\xff", b"\xff\x00") + b"\xff\xd9")
+
     def _unavailable(self, host: _Host, hit: int, name: str) -> None:  # one image for all
         self._send(200, _jpeg(404))
 
@@ -268,6 +275,12 @@ def test_minimum_rate_ends_a_drip_long_before_the_deadline(server: _Server, tmp_
     summary = _fetch(tmp_path, [f"{server.base}/drip-body/b.jpg"], deadline=60.0, min_rate=100.0)
     assert summary.failures_by_reason == {"too_slow": 1}
     assert time.monotonic() - start < READ_TIMEOUT + DRIP_SECONDS + SLACK
+
+
+def test_jpeg_whose_body_is_noise_is_corrupt(server: _Server, tmp_path: Path) -> None:
+    summary = _fetch(tmp_path, [f"{server.base}/noise-body/a.jpg"])
+    assert summary.failures_by_reason == {"corrupt": 1}
+    assert [p.name for p in (tmp_path / "out").rglob("*") if p.is_file()] == [MANIFEST_NAME]
 
 
 def test_gzip_bomb_and_broken_gzip(server: _Server, tmp_path: Path) -> None:

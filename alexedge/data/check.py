@@ -2,8 +2,9 @@
 
 Training already skips and counts unreadable files (``decode_split``); this is the
 up-front audit, so a user can delete or re-download bad files before a long run.
-Each file is decoded with ``alexedge.preprocess.load_rgb``, the same decoder training
-uses, so "passes the check" means "training will use it".
+Each file is decoded with ``alexedge.preprocess.load_rgb`` and its bytes checked with
+``alexedge.data.integrity``, as training does (``read_base_image``), so "passes the
+check" means "training will use it"; ``data fetch`` keeps a download on the same rule.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from alexedge.data.files import list_images
+from alexedge.data.integrity import corrupt_reason
 from alexedge.errors import DataError
 from alexedge.preprocess import load_rgb
 from alexedge.progress import progress_bar
@@ -62,12 +64,12 @@ def check_images(root: str | os.PathLike[str], workers: int | None = None) -> Ch
 def _problem(path: Path) -> str | None:
     try:
         load_rgb(path)
-    except DataError as e:
+        return corrupt_reason(path.read_bytes())
+    except (DataError, OSError) as e:
         # load_rgb prefixes the file name; the report shows it in its own column.
         message = str(e)
         prefix = f"{path}: "
         return message[len(prefix) :] if message.startswith(prefix) else message
-    return None
 
 
 def format_check_report(report: CheckReport) -> str:

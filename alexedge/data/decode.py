@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from alexedge.data.dataset import Sample
+from alexedge.data.integrity import corrupt_reason
 from alexedge.errors import DataError
 from alexedge.preprocess import base_image, load_rgb
 from alexedge.progress import progress_bar
@@ -46,12 +47,17 @@ def read_base_image(path: str, base_size: int) -> np.ndarray | str:
 
     The one definition of a decoded training image: ``decode_split`` and the
     streamed splits (``alexedge.data.stream``) both call it, so an image is the same
-    pixels whether it was decoded into memory or read from disk every epoch.
+    pixels whether it was decoded into memory or read from disk every epoch. A JPEG
+    or PNG that Pillow decodes although its data is damaged (``alexedge.data.integrity``)
+    is refused, as ``data check`` and ``data fetch`` refuse it.
     """
     try:
-        return base_image(load_rgb(path), base_size)
-    except DataError as e:
+        rgb = load_rgb(path)
+        with open(path, "rb") as f:
+            problem = corrupt_reason(f.read())
+    except (DataError, OSError) as e:
         return str(e)
+    return f"{path}: {problem}" if problem else base_image(rgb, base_size)
 
 
 def decode_workers() -> int:

@@ -2,12 +2,13 @@
 
 Fully decoding every download to check it is what let eight 9000x9000 PNGs of
 100 KB each take 6.5 GB. So: the header gives format, size and mode without
-decoding; a PNG is checked by walking its chunks (CRCs) and inflating the pixel
-stream in 1 MiB pieces, counting bytes instead of keeping them; a JPEG decodes at
-1/8 scale (libjpeg's DCT scaling, Pillow's ``draft``), which still reads every
-byte, so truncation shows; other formats decode at full size. Every decode holds
-its estimated bytes from a shared ``DecodeBudget``, so the workers together never
-decode more than the budget at once.
+decoding; a PNG is checked by walking its chunks (``alexedge.data.integrity``),
+never holding its pixels; a JPEG decodes at 1/8 scale (libjpeg's DCT scaling,
+Pillow's ``draft``), which still reads every byte, so truncation shows, and then
+again with libjpeg's corrupt-data warnings as errors (``corrupt``), the rule
+``data check`` and training apply too; other formats decode at full size. Every
+decode holds its estimated bytes from a shared ``DecodeBudget``, so the workers
+together never decode more than the budget at once.
 
 No ``warnings`` calls here: filters are process-wide and not thread-safe. The
 pixel cap is checked explicitly; ``fetch_dataset`` silences Pillow's
@@ -20,15 +21,14 @@ import contextlib
 import ctypes
 import functools
 import io
-import struct
 import threading
-import zlib
 from collections.abc import Callable, Iterator
 
 from PIL import Image
 
 from alexedge.data.fetch.types import Failure
 from alexedge.data.files import IMAGE_SUFFIXES
+from alexedge.data.integrity import CorruptImage, check_jpeg, check_png
 from alexedge.preprocess import MAX_IMAGE_PIXELS
 
 __all__ = ["DecodeBudget", "check_content"]
@@ -44,13 +44,7 @@ _FORMAT_SUFFIX = {
     "TIFF": ".tif",
 }
 _JPEG_SCALE = 8  # the smallest DCT scale libjpeg offers
-_INFLATE_PIECE = 1 << 20
 _TRIM_ABOVE = 32 << 20  # below this a decode leaves too little behind to be worth a trim
-_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
-_PNG_CHANNELS = {0: 1, 2: 3, 3: 1, 4: 2, 6: 4}
-# Adam7 passes: (x0, y0, dx, dy).
-_ADAM7 = ((0, 0, 8, 8), (4, 0, 8, 8), (0, 4, 4, 8), (2, 0, 4, 4), (0, 2, 2, 4), (1, 0, 2, 2))
-_ADAM7 += ((0, 1, 1, 2),)
 
 
 class DecodeBudget:
@@ -92,12 +86,14 @@ def check_content(data: bytes, min_bytes: int, budget: DecodeBudget) -> str:
             if width * height > MAX_IMAGE_PIXELS:
                 raise Failure("too_many_pixels")
             if img.format == "PNG":
-                _check_png_stream(data)
+                check_png(data)
             else:
-                _decode_small(img, budget)
+                _decode_small(img, data, budget)
         return suffix
     except Failure:
         raise
+    except CorruptImage as e:  # a PNG whose chunks do not add up
+        raise Failure("not_image") from e
     except Image.DecompressionBombError as e:
         raise Failure("too_many_pixels") from e
     # The bytes are from strangers: a decoder crash means "not a usable image" and
@@ -106,10 +102,11 @@ def check_content(data: bytes, min_bytes: int, budget: DecodeBudget) -> str:
         raise Failure("not_image") from e
 
 
-def _decode_small(img: Image.Image, budget: DecodeBudget) -> None:
+def _decode_small(img: Image.Image, data: bytes, budget: DecodeBudget) -> None:
     width, height = img.size
     extra = 0
-    if img.format in ("JPEG", "MPO"):
+    jpeg = img.format in ("JPEG", "MPO")
+    if jpeg:
         if img.info.get("progressive"):  # libjpeg keeps every coefficient: 2 bytes a sample
             extra = width * height * len(img.getbands()) * 2
         img.draft(None, (max(1, width // _JPEG_SCALE), max(1, height // _JPEG_SCALE)))
@@ -122,6 +119,8 @@ def _decode_small(img: Image.Image, budget: DecodeBudget) -> None:
     with budget.hold(estimate):
         img.load()
         img.close()  # free the pixels while the budget still counts them
+        if jpeg:
+            _check_strictly(data)
     if estimate >= _TRIM_ABOVE:
         _return_freed_memory()
 
@@ -146,61 +145,9 @@ def _return_freed_memory() -> None:
         trim(0)
 
 
-def _check_png_stream(data: bytes) -> None:
-    """Walk the chunks, check each CRC, and inflate IDAT without keeping the pixels."""
-    if not data.startswith(_PNG_SIGNATURE):
-        raise Failure("not_image")
-    view = memoryview(data)
-    pos, expected, produced = len(_PNG_SIGNATURE), -1, 0
-    inflater = zlib.decompressobj()
-    while True:
-        if pos + 12 > len(data):
-            raise Failure("not_image")  # truncated before IEND
-        length, kind = struct.unpack(">I4s", view[pos : pos + 8])
-        body = view[pos + 8 : pos + 8 + length]
-        end = pos + 12 + length
-        if end > len(data) or zlib.crc32(body, zlib.crc32(kind)) != _u32(view, end - 4):
-            raise Failure("not_image")
-        if kind == b"IHDR":
-            expected = _png_raw_size(bytes(body))
-        elif kind == b"IDAT":
-            produced += _inflated_size(inflater, body, expected - produced)
-        elif kind == b"IEND":
-            break
-        pos = end
-    if produced != expected or not inflater.eof:
-        raise Failure("not_image")
-
-
-def _u32(view: memoryview, pos: int) -> int:
-    return struct.unpack(">I", view[pos : pos + 4])[0]
-
-
-def _inflated_size(inflater: zlib._Decompress, body: memoryview, room: int) -> int:
-    produced = len(inflater.decompress(body, _INFLATE_PIECE))
-    while inflater.unconsumed_tail and produced <= room:
-        produced += len(inflater.decompress(inflater.unconsumed_tail, _INFLATE_PIECE))
-    if produced > room:  # more pixels than the header declares
-        raise Failure("not_image")
-    return produced
-
-
-def _png_raw_size(ihdr: bytes) -> int:
-    """Bytes the IDAT stream must inflate to: each row's filter byte plus its samples."""
-    width, height, depth, color, _, _, interlace = struct.unpack(">IIBBBBB", ihdr[:13])
-    if color not in _PNG_CHANNELS:
-        raise Failure("not_image")
-    bits = _PNG_CHANNELS[color] * depth
-
-    def rows(w: int, h: int) -> int:
-        return h * (1 + (w * bits + 7) // 8) if w and h else 0
-
-    if not interlace:
-        return rows(width, height)
-    return sum(
-        rows(
-            -(-(width - x0) // dx) if width > x0 else 0,
-            -(-(height - y0) // dy) if height > y0 else 0,
-        )
-        for x0, y0, dx, dy in _ADAM7
-    )
+def _check_strictly(data: bytes) -> None:
+    """A JPEG Pillow decoded may still be noise: libjpeg's warnings decide."""
+    try:
+        check_jpeg(data)
+    except CorruptImage as e:
+        raise Failure("corrupt") from e
