@@ -47,7 +47,7 @@ def test_every_variant_is_written_measured_and_verified(family) -> None:
     run = family.run_dir
     doc = _doc(run)
     validate_variants_doc(doc)
-    assert doc["schema_version"] == 2
+    assert doc["schema_version"] == 3
     assert [v["name"] for v in doc["variants"]] == NAMES
     for v in doc["variants"]:
         data = (run / "variants" / v["file"]).read_bytes()

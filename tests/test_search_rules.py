@@ -15,7 +15,7 @@ from alexedge.compress.search.search import Limits, Result, Verdict, run_search
 from alexedge.compress.search.space import Candidate, Ladder, Recipe, ladder_stages
 from alexedge.modes import MODES
 
-_MODE_LOSS = {"float16": 0.0, "dynamic": 0.1, "int8": 0.2, "int4": 1.5}
+_MODE_LOSS = {"float32": 0.0, "float16": 0.0, "dynamic": 0.1, "int8": 0.2, "int4": 1.5}
 
 
 def _size(recipe: Recipe) -> int:
@@ -132,7 +132,7 @@ def test_what_cannot_be_smaller_than_the_best_is_not_evaluated() -> None:
     evaluate = FakeEvaluator(losses={"search-float-int4": 0.5})
     outcome = _search(evaluate)
     verdicts = _verdicts(outcome)
-    for name in ("search-float-int8", "search-float-dynamic", "search-float-float16"):
+    for name in ("search-float-int8", "search-float-dynamic", "search-float-float32"):
         assert verdicts[name] == Verdict.SKIPPED_LARGER
         assert name not in evaluate.calls
     assert evaluate.calls[0] == "search-float-int4"

@@ -17,6 +17,13 @@ with ``rmse_over_scale`` and ``scale``, or ``accumulated`` (int16x8, int4: the f
 against the float32 file) with ``rmse_over_rms`` and, where the output is quantized,
 ``rmse_over_scale`` and ``scale``.
 
+Version 3 is version 2 plus, optionally, a top-level ``search`` (``alexedge compress
+--max-loss``: every candidate tried with its recipe, measurements on the selection
+images, verdict and time, the images that selected and reported, and the ``selected``
+variant, which must be a row of ``variants``; ``search.record``) and, per variant,
+``measured_on``: ``reporting`` when its accuracy was measured on the reporting half of
+the validation split only (absent: on all of it). Versions 1 and 2 are still read.
+
 ``alexedge compress`` merges into an existing document: variants it made again are
 replaced, others (whose files still exist) are kept, unknown top-level keys stay.
 Optional top-level ``hardware`` (``alexedge.hardware.describe_hardware``): the machine
@@ -43,7 +50,7 @@ __all__ = [
     "validate_variants_doc",
 ]
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 DOC_KEYS = ("schema_version", "model", "input_size", "parameters", "dataset", "keras", "variants")
 DATASET_KEYS = ("root", "classes", "train_images", "val_images", "skipped")
 V1_VARIANT_KEYS = (
@@ -77,7 +84,8 @@ V2_VARIANT_KEYS = (
     "status",
     "error",
 )
-SUPPORTED_VERSIONS = (1, 2)
+SUPPORTED_VERSIONS = (1, 2, 3)
+_MEASURED_ON = ("validation", "reporting")
 _STATUSES = ("ok", "failed")
 _TEXTS = ("name", "file", "source", "quantization")
 _NUMBERS = tuple(k for k in V1_VARIANT_KEYS if k not in _TEXTS)
@@ -142,6 +150,10 @@ def _doc_problems(doc: Mapping[str, Any]) -> list[str]:
             problems.append(f"variants[{i}] is not an object")
     names = [v.get("name") for v in doc["variants"] if isinstance(v, Mapping)]
     problems += [f"variant {n!r} listed twice" for n in set(names) if names.count(n) > 1]
+    if "search" in doc:
+        from alexedge.compress.search.record import search_problems
+
+        problems += search_problems(doc["search"], {str(n) for n in names})
     return problems
 
 
@@ -183,6 +195,8 @@ def _variant_problems(v: Mapping[str, Any], version: int) -> list[str]:
         if k in v and _is_number(v[k]) and not 0 <= v[k] <= 1
     ]
     problems += _layer_problems(v, name)
+    if v.get("measured_on", "validation") not in _MEASURED_ON:
+        problems.append(f"variant {name!r}: measured_on must be one of {_MEASURED_ON}")
     if "status" in v and v["status"] not in _STATUSES:
         problems.append(f"variant {name!r}: status {v['status']!r} is not one of {_STATUSES}")
     sizes = [v.get(k, 1) for k in ("bytes", "gzip_bytes")]

@@ -124,7 +124,8 @@ class Ladder:
 
     Attributes:
         dense_modes: post-training modes of the trained model, smallest file first, so
-            a passing small one lets the larger ones be skipped.
+            a passing small one lets the larger ones be skipped; float32 last, so that
+            when nothing smaller meets the limits the search still selects a file.
         sparsities: pruning targets climbed while int8 stays within the limits.
         pruned_modes: modes exported from each pruned model (the first is the one whose
             verdict decides whether to climb; the others are its children).
@@ -136,7 +137,7 @@ class Ladder:
             closest to the limits.
     """
 
-    dense_modes: tuple[str, ...] = ("int4", "int8", "dynamic", "float16")
+    dense_modes: tuple[str, ...] = ("int4", "int8", "dynamic", "float16", "float32")
     sparsities: tuple[float, ...] = (0.5, 0.75, 0.875, 0.9375)
     pruned_modes: tuple[str, ...] = ("int8", "int4")
     bisect_steps: int = 2
