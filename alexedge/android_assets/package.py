@@ -59,8 +59,9 @@ class PackageConfig:
     """How to package a run.
 
     Attributes:
-        variant: a name from ``RUN/variants.json``; ``None`` picks the smallest variant
-            (in bytes) that passed verification and takes uint8 input.
+        variant: a name from ``RUN/variants.json``; ``None`` picks the variant a
+            compression search selected, else the smallest variant (in bytes) that passed
+            verification and takes uint8 input.
         target: ``android`` or ``ios``: which platform ``USAGE.md`` shows first, and the
             default folder name.
         out: the bundle folder; ``None`` means ``RUN/android_assets`` or ``RUN/ios_assets``.
@@ -183,7 +184,8 @@ def read_variants(run_dir: Path) -> dict[str, Any]:
 
 
 def select_variant(run_dir: Path, doc: Mapping[str, Any], name: str | None) -> dict[str, Any]:
-    """The variant named ``name``, or the default: the smallest verified uint8-input one.
+    """The variant named ``name``, or the default: the one a compression search selected
+    (``alexedge compress --max-loss``), else the smallest verified uint8-input one.
 
     Raises ``ModelError`` for an unknown name, a variant that failed verification, or
     one whose input MediaPipe refuses, saying why and what to do.
@@ -191,6 +193,8 @@ def select_variant(run_dir: Path, doc: Mapping[str, Any], name: str | None) -> d
     variants = list(doc["variants"])
     known = ", ".join(str(v["name"]) for v in variants) or "none"
     source = run_dir / VARIANTS_JSON
+    if name is None:
+        name = (doc.get("search") or {}).get("selected")
     if name is None:
         usable = [v for v in variants if _status(v) == "ok" and _input_dtype(run_dir, v) == "uint8"]
         if not usable:

@@ -17,6 +17,7 @@ from alexedge.report.damage import worst_classes
 from alexedge.report.layers import LayerRow
 from alexedge.report.pareto import LATENCY_KEY, SIZE_KEY
 from alexedge.report.rows import VariantRow, check_doc, layer_error_reports, variant_rows
+from alexedge.report.search import search_section
 from alexedge.transfer.clusters import ClusterResult
 
 __all__ = [
@@ -329,6 +330,7 @@ _ALT = {
     "training": "Training curves",
     "accuracy_vs_size": "Accuracy vs size",
     "latency_vs_size": "Latency vs size",
+    "search_path": "Search path",
     "confusion": "Confusion matrix",
     "filters": "conv1 filters",
     "saliency": "Saliency maps",
@@ -395,6 +397,8 @@ def report_markdown(content: ReportContent, figures: Mapping[str, str]) -> str:
         lines += _figure("latency_vs_size", figures, notes)
         errors = layer_errors_section(content.doc, content.rows)
         lines += [*errors, ""] if errors else []
+    if content.doc and content.doc.get("search"):
+        lines += [*search_section(content.doc["search"]), *_figure("search_path", figures, notes)]
     else:
         lines += ["## TFLite variants", "", *_note("variants", notes)]
     lines += ["## Per-class damage", ""]

@@ -20,6 +20,7 @@ from alexedge.report.figures import have_matplotlib
 from alexedge.report.filters_plot import plot_conv1_filters
 from alexedge.report.markdown import hardware_note, report_markdown, rows_table
 from alexedge.report.saliency_plot import plot_saliency
+from alexedge.report.search import plot_search_path
 from alexedge.report.tradeoff_plots import plot_accuracy_vs_size, plot_latency_vs_size
 from alexedge.report.training_plot import plot_training_curves
 
@@ -33,6 +34,7 @@ FIGURES = {
     "training": "training_curves.png",
     "accuracy_vs_size": "accuracy_vs_size.png",
     "latency_vs_size": "latency_vs_size.png",
+    "search_path": "search_path.png",
     "confusion": "confusion.png",
     "filters": "conv1_filters.png",
     "saliency": "saliency.png",
@@ -106,6 +108,9 @@ def _painters(c: ReportContent) -> dict[str, Callable[[Path], Path]]:
         float_top1 = c.doc["keras"].get("float", {}).get("top1") if c.doc else None
         painters["accuracy_vs_size"] = lambda p: plot_accuracy_vs_size(c.rows, p, float_top1)
         painters["latency_vs_size"] = lambda p: plot_latency_vs_size(c.rows, p)
+    if c.doc and c.doc.get("search"):
+        search = c.doc["search"]
+        painters["search_path"] = lambda p: plot_search_path(search, p)
     if c.confusion is not None:
         matrix = c.confusion
         painters["confusion"] = lambda p: plot_confusion(matrix, c.class_names, p)
