@@ -146,6 +146,13 @@ def train(
             "TrivialAugment (0: augment to the end)."
         ),
     ] = None,
+    time_budget: Annotated[
+        float | None,
+        _opt(
+            "Minutes the whole run may take here: after epoch 1 the epochs are set to fit "
+            "(--epochs at most) and the learning-rate schedule spans exactly those (0: none)."
+        ),
+    ] = None,
     precision: Annotated[
         str | None,
         _opt(

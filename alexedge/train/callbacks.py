@@ -28,6 +28,7 @@ from alexedge.progress import say
 from alexedge.run import HISTORY
 from alexedge.train.checkpoint import Checkpoints
 from alexedge.train.config import TrainConfig
+from alexedge.train.eta import clock, epoch_estimate, finish_line
 from alexedge.train.schedule import Scaled
 
 __all__ = [
@@ -72,6 +73,7 @@ class RunState:
     since_best: int = 0
     stopped_early: bool = False
     averaged: bool = False  # best.keras holds the weight average (``average_epochs``)
+    planned_epochs: int = 0  # the epochs ``time_budget`` fitted after epoch 1 (0: no plan)
 
     def epochs_finished(self, config: TrainConfig) -> bool:
         return self.stopped_early or self.epochs_done >= config.epochs
@@ -206,29 +208,40 @@ class EpochRecorder(keras.callbacks.Callback):
 
 
 class EpochProgress(keras.callbacks.Callback):
-    """One summary line per epoch on stderr (loss, top-1, validation, lr, time)."""
+    """One summary line per epoch on stderr (loss, top-1, validation, lr, time, finish time).
 
-    def __init__(self, epochs: int, steps: int) -> None:
+    After the first epoch it times, it says what the whole run will take: the first
+    moment anything about this machine's speed is known. ``eta=False`` says neither
+    that nor the finish time, for an epoch count not yet final (``time_budget``).
+    """
+
+    def __init__(self, epochs: int, steps: int, eta: bool = True) -> None:
         super().__init__()
         self.epochs = epochs
         self.steps = steps
+        self.eta = eta
         self.console = Console(file=sys.stderr, highlight=False, soft_wrap=True)
         self._started = 0.0
+        self._seconds: list[float] = []
 
     def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
         self._started = time.perf_counter()
 
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
-        seconds = time.perf_counter() - self._started
-        self.console.print(_summary(epoch + 1, self.epochs, logs or {}, seconds))
+        self._seconds.append(time.perf_counter() - self._started)
+        left = (self.epochs - epoch - 1) * epoch_estimate(self._seconds)
+        line = _summary(epoch + 1, self.epochs, logs or {}, self._seconds[-1])
+        self.console.print(line + (f"  done ~{clock(left)}" if left > 0 and self.eta else ""))
+        if self.eta and len(self._seconds) == 1 and epoch + 1 < self.epochs:
+            say(finish_line(epoch + 1, self.epochs, self._seconds))
 
 
 class _EpochBar(EpochProgress):
     """``EpochProgress`` plus a live bar per epoch. Only used on a terminal: any batch
     hook makes Keras fetch every batch's logs from the device, which costs time."""
 
-    def __init__(self, epochs: int, steps: int) -> None:
-        super().__init__(epochs, steps)
+    def __init__(self, epochs: int, steps: int, eta: bool = True) -> None:
+        super().__init__(epochs, steps, eta)
         self._progress: Progress | None = None
         self._task = 0
 
@@ -260,10 +273,14 @@ class _EpochBar(EpochProgress):
         super().on_epoch_end(epoch, logs)
 
 
-def progress_callback(epochs: int, steps: int) -> EpochProgress:
-    """A bar per epoch on a terminal, summary lines only otherwise (logs, CI)."""
+def progress_callback(epochs: int, steps: int, eta: bool = True) -> EpochProgress:
+    """A bar per epoch on a terminal, summary lines only otherwise (logs, CI).
+
+    ``eta``: say the finish time (off while a time budget has not fixed the epochs).
+    """
     terminal = Console(file=sys.stderr).is_terminal
-    return _EpochBar(epochs, steps) if terminal else EpochProgress(epochs, steps)
+    kind = _EpochBar if terminal else EpochProgress
+    return kind(epochs, steps, eta)
 
 
 def _summary(epoch: int, epochs: int, logs: dict[str, Any], seconds: float) -> str:

@@ -119,7 +119,9 @@ class TrainConfig:
     ``plain_epochs`` N > 0 trains the last N epochs on plain crops
     (``Augmentation.plain``): the model ends fitted to images like the test images
     rather than to mixed, erased or TrivialAugment-ed ones (He et al. 2019, "Data
-    augmentation revisited").
+    augmentation revisited"). ``time_budget`` M > 0 trains as many epochs as fit in M
+    minutes on this machine, ``epochs`` at most, the schedule spanning exactly those
+    (``alexedge.train.budget``).
     """
 
     model: str = "alexnet-reduced"
@@ -149,6 +151,7 @@ class TrainConfig:
     seed: int = 0
     input_mode: str = "auto"
     cache_dir: str = ""  # "" = no cache: a streamed split is decoded every epoch
+    time_budget: float = 0.0  # minutes; > 0: epochs planned after epoch 1 to fit them
 
     def __post_init__(self) -> None:
         # TOML and JSON give lists; the frozen config holds a hashable tuple.
@@ -161,6 +164,10 @@ class TrainConfig:
 
     def _check_ranges(self) -> None:
         _require(self.epochs >= 1, f"--epochs must be at least 1, got {self.epochs}")
+        _require(
+            self.time_budget >= 0,
+            f"--time-budget must be >= 0 minutes (0 = none), got {self.time_budget}",
+        )
         _require(self.batch_size >= 1, f"batch size must be at least 1, got {self.batch_size}")
         _require(self.input_size >= 16, f"input size must be at least 16, got {self.input_size}")
         _require(self.learning_rate > 0, f"learning rate must be > 0, got {self.learning_rate}")

@@ -17,6 +17,7 @@ from __future__ import annotations
 import dataclasses
 import importlib.util
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,6 +31,7 @@ from alexedge.progress import say
 from alexedge.run import BEST_MODEL
 from alexedge.train.averaging import WeightAverage
 from alexedge.train.batch_norm import reestimate_batch_norm
+from alexedge.train.budget import FirstEpochTimer, plan_epochs, plan_line, planned_config
 from alexedge.train.callbacks import (
     EpochRecorder,
     RunState,
@@ -70,6 +72,7 @@ class TrainResult:
     best_top1: float  # the best epoch's validation top-1
     epochs_run: int
     weights: str = ""  # which weights the model has, for people: "mean of epochs 51-60"
+    planned_epochs: int = 0  # the epochs ``time_budget`` fitted (0: no budget)
 
 
 def _without_decay(model: keras.Model) -> list[tf.Variable]:
@@ -241,23 +244,31 @@ def train(
     stats: ChannelStats,
     config: TrainConfig,
     run_dir: Path,
+    started: float | None = None,
 ) -> TrainResult:
     """Train (or resume) in ``run_dir`` and return the best-epoch model.
 
     Resumes when ``run_dir`` holds ``train_state.json`` from an earlier call with the
     same config; the strategy is created first because a multi-worker strategy must
-    exist before TensorFlow runs anything else.
+    exist before TensorFlow runs anything else. ``started``: the run's
+    ``time.monotonic()`` at its start, which ``time_budget`` counts from (default: now).
     """
+    started = time.monotonic() if started is None else started
     strategy = make_strategy(config.strategy)
     keras.utils.set_random_seed(config.seed)
     run_dir.mkdir(parents=True, exist_ok=True)
     state = read_state(run_dir)
+    if state.planned_epochs:  # a budgeted run resumes with its plan
+        config = planned_config(config, state.planned_epochs)
     if state.finished(config):
         model = load_model(run_dir / BEST_MODEL)
-        return TrainResult(model, state.best_top1, state.epochs_done, _weights(config, state))
+        return _result(model, config, state)
     steps = steps_per_epoch(len(train_split), config.batch_size)
     session = _open_session(config, num_classes, stats, run_dir, state, steps, strategy)
     chief = is_chief(strategy)
+    if config.time_budget and not state.planned_epochs:
+        data = (train_split, val_split, num_classes, stats)
+        config, state = _plan_budget(session, data, config, run_dir, state, steps, started)
     recorder = EpochRecorder(config, state, session.checkpoints, session.schedule, chief)
     callbacks: list[keras.callbacks.Callback] = [recorder]
     average = None
@@ -287,7 +298,57 @@ def train(
         state = dataclasses.replace(state, averaged=True)
         write_state(run_dir, state)
     best = load_model(session.checkpoints.best) if chief else session.model
-    return TrainResult(best, state.best_top1, state.epochs_done, _weights(config, state))
+    return _result(best, config, state)
+
+
+def _result(model: keras.Model, config: TrainConfig, state: RunState) -> TrainResult:
+    weights = _weights(config, state)
+    return TrainResult(model, state.best_top1, state.epochs_done, weights, state.planned_epochs)
+
+
+def _plan_budget(
+    session: _Session,
+    data: tuple[Split, Split, int, ChannelStats],
+    config: TrainConfig,
+    run_dir: Path,
+    state: RunState,
+    steps: int,
+    started: float,
+) -> tuple[TrainConfig, RunState]:
+    """Train one epoch on the recipe's schedule, then fit the epochs to the time budget.
+
+    Returns the planned config and the state that records the plan; the schedule is
+    replaced by the planned one and the training step traced again to use it.
+    """
+    chief = is_chief(session.trainer.distribute_strategy)
+    recorder = EpochRecorder(config, state, session.checkpoints, session.schedule, chief)
+    callbacks: list[keras.callbacks.Callback] = [recorder]
+    if chief:
+        progress = progress_callback(config.epochs, steps, eta=False)
+        callbacks += [*_tensorboard(run_dir), progress]
+    timer = FirstEpochTimer(steps, config.batch_size, len(data[1]))
+    epoch = state.epochs_done
+    train_data, val_data = _datasets(*data, config, epoch)
+    session.trainer.fit(
+        train_data,
+        validation_data=val_data,
+        epochs=epoch + 1,
+        initial_epoch=epoch,
+        steps_per_epoch=steps,
+        callbacks=[*callbacks, timer],
+        verbose=0,
+    )
+    timing = timer.timing(config.average_epochs)
+    elapsed = time.monotonic() - started
+    epochs = plan_epochs(config.time_budget * 60, elapsed, timing, config.epochs, epoch + 1)
+    planned = planned_config(config, epochs)
+    session.schedule.schedule = make_schedule(planned, steps).schedule
+    session.trainer.train_function = None  # its trace holds the old schedule's constants
+    state = dataclasses.replace(recorder.state, planned_epochs=epochs)
+    if chief:
+        write_state(run_dir, state)
+        say(plan_line(config, epochs, timing, elapsed))
+    return planned, state
 
 
 def _deploy_average(

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,7 @@ from alexedge.data.stats import ChannelStats
 from alexedge.data.stream import prepare_cache_dir
 from alexedge.errors import ConfigError, ModelError
 from alexedge.hardware import describe_hardware
+from alexedge.progress import say
 from alexedge.run import (
     BEST_MODEL,
     DATA_STATS,
@@ -31,6 +33,7 @@ from alexedge.train import loop
 from alexedge.train.callbacks import read_state
 from alexedge.train.config import TrainConfig
 from alexedge.train.distribute import is_chief, make_strategy
+from alexedge.train.eta import duration, start_line
 from alexedge.train.evaluate import evaluate_model, update_metrics
 from alexedge.train.models import get_spec
 from alexedge.train.models.registry import resolve_options
@@ -83,8 +86,11 @@ def train_run(config: RunConfig, out: Path, allowed: tuple[str, ...] = ()) -> Ru
 
     ``allowed``: names that may already be in ``out`` (the pipeline's marker and data).
     """
+    started = time.monotonic()
     config = RunConfig(config.data, check_model(config.train))
     chief = is_chief(make_strategy(config.train.strategy))  # before any other TF work
+    if chief:
+        say(start_line(config.train.epochs, config.train.time_budget))
     dataset = config.data.load(config.train.seed)
     if chief:
         check_new_run_folder(out, allowed)
@@ -98,7 +104,7 @@ def train_run(config: RunConfig, out: Path, allowed: tuple[str, ...] = ()) -> Ru
         write_run_config(out / RUN_CONFIG, RunConfig(recorded, config.train))
         write_json(out / TRAIN_CONFIG, dataclasses.asdict(config.train))
         write_data_files(out, data, config.data.val_fraction, config.train.seed)
-    return _fit_and_evaluate(data, config.train, out, chief, 0)
+    return _fit_and_evaluate(data, config.train, out, chief, 0, started)
 
 
 def resume_run(run_dir: Path, data_root: Path | None = None) -> RunOutcome:
@@ -109,6 +115,7 @@ def resume_run(run_dir: Path, data_root: Path | None = None) -> RunOutcome:
     if not (run_dir / RUN_CONFIG).is_file():
         raise ConfigError(f"{run_dir}: not an alexedge train run folder (no {RUN_CONFIG})")
     config = read_run_config(run_dir / RUN_CONFIG)
+    started = time.monotonic()
     config = RunConfig(config.data, check_model(config.train))
     chief = is_chief(make_strategy(config.train.strategy))
     dataset = reload_dataset(run_dir, data_root)
@@ -119,7 +126,7 @@ def resume_run(run_dir: Path, data_root: Path | None = None) -> RunOutcome:
     before = read_state(run_dir).epochs_done
     if chief:
         remove_stale_temporaries(run_dir)
-    return _fit_and_evaluate(data, config.train, run_dir, chief, before)
+    return _fit_and_evaluate(data, config.train, run_dir, chief, before, started)
 
 
 def _saved_stats(run_dir: Path) -> ChannelStats | None:
@@ -128,9 +135,15 @@ def _saved_stats(run_dir: Path) -> ChannelStats | None:
 
 
 def _fit_and_evaluate(
-    data: PreparedData, config: TrainConfig, run_dir: Path, chief: bool, before: int
+    data: PreparedData,
+    config: TrainConfig,
+    run_dir: Path,
+    chief: bool,
+    before: int,
+    started: float,
 ) -> RunOutcome:
-    result = loop.train(data.train, data.val, data.dataset.num_classes, data.stats, config, run_dir)
+    classes = data.dataset.num_classes
+    result = loop.train(data.train, data.val, classes, data.stats, config, run_dir, started)
     metrics: dict[str, Any] = {}
     if chief:
         metrics = evaluate_model(result.model, data.val, config.input_size, ten_crop=True)
@@ -144,6 +157,18 @@ def _fit_and_evaluate(
                 "weights": result.weights,
                 "epochs": result.epochs_run,
                 "hardware": describe_hardware(),
+                **_timing(config, result, started),
             },
         )
     return RunOutcome(run_dir, result, metrics, before, chief, len(data.train), data)
+
+
+def _timing(config: TrainConfig, result: loop.TrainResult, started: float) -> dict[str, Any]:
+    """This call's seconds (a resumed run's: since it resumed) and the budget's plan."""
+    seconds = time.monotonic() - started
+    if not config.time_budget:
+        return {"run_seconds": round(seconds, 1)}
+    budget = config.time_budget * 60
+    say(f"run took {duration(seconds)} of its {duration(budget)} time budget")
+    plan = {"minutes": config.time_budget, "planned_epochs": result.planned_epochs}
+    return {"run_seconds": round(seconds, 1), "time_budget": plan}
