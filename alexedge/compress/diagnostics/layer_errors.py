@@ -291,12 +291,14 @@ def layer_errors(calibrated: Calibrated) -> list[LayerError]:
         for image in calibrated.images:
             yield [image[None]]
 
-    with warnings.catch_warnings():
+    debug_model = calibrated.quantize(debug=True)
+    with warnings.catch_warnings(), native_stderr_filtered():
         # tf.lite.Interpreter's deprecation notice and the preserve-all-tensors memory
-        # notice: the debugger needs both, on calibration-sized data.
+        # notice: the debugger needs both, on calibration-sized data. Its interpreter
+        # prints LiteRT's "Created ... XNNPACK delegate" line on fd 2 once per process.
         warnings.filterwarnings("ignore", category=UserWarning, module="tensorflow")
         debugger = tf.lite.experimental.QuantizationDebugger(
-            quant_debug_model_content=calibrated.quantize(debug=True),
+            quant_debug_model_content=debug_model,
             debug_dataset=dataset,
             debug_options=options,
         )

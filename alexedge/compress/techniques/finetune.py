@@ -3,12 +3,13 @@
 Pruning, clustering and quantization-aware training all recover accuracy the same
 way: the training recipe of the run (same augmentation, optimizer and loss from
 ``alexedge.train``), a short warm-up-free cosine schedule from a small peak rate,
-and the technique's own callbacks (``UpdatePruningStep`` for pruning).
+and the technique's own callbacks (``UpdatePruningStep`` for pruning). Progress is
+training's own epoch lines (``train.callbacks.progress_callback``), not Keras' ``fit``
+output, so a fine-tune reads like every other line a command prints.
 """
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
@@ -17,6 +18,7 @@ import tf_keras as keras
 from alexedge.compress.config import CompressConfig
 from alexedge.data.decode import DecodedSplit
 from alexedge.data.stats import ChannelStats
+from alexedge.train.callbacks import progress_callback
 from alexedge.train.config import TrainConfig
 from alexedge.train.input_pipeline import train_dataset
 from alexedge.train.loop import compile_for_training
@@ -77,9 +79,5 @@ def finetune(
         augmentation,
         config.seed,
     )
-    model.fit(
-        batches,
-        epochs=config.finetune_epochs,
-        callbacks=list(callbacks),
-        verbose=1 if sys.stderr.isatty() else 2,
-    )
+    progress = progress_callback(config.finetune_epochs, steps_per_epoch(data))
+    model.fit(batches, epochs=config.finetune_epochs, callbacks=[*callbacks, progress], verbose=0)
