@@ -24,7 +24,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
+from typer.testing import CliRunner
 
+from alexedge.cli import app
 from alexedge.data.fetch import (
     MANIFEST_NAME,
     FetchConfig,
@@ -524,3 +526,15 @@ def test_format_summary_lists_reasons_commonest_first() -> None:
     assert text.index("timeout") < text.index("http_404")
     assert "--retry-failed" not in text
     assert format_summary(FetchSummary(1, 0, 0, {})) == "Downloaded 1, already done 0, failed 0."
+
+
+def test_cli_refuses_private_hosts_unless_allowed(server: _Server, tmp_path: Path) -> None:
+    _write_lists(tmp_path / "lists", {"yaks": [f"{server.base}/img/cli1.jpg"]})
+    args = ["data", "fetch", str(tmp_path / "lists"), str(tmp_path / "out"), "--retries", "0"]
+    refused = CliRunner().invoke(app, args)
+    assert refused.exit_code == 0, refused.output
+    assert "blocked_address" in refused.output
+    assert server.host.hits["/img/cli1.jpg"] == 0
+    allowed = CliRunner().invoke(app, [*args, "--allow-private-hosts", "--retry-failed"])
+    assert allowed.exit_code == 0, allowed.output
+    assert "Downloaded 1, already done 0, failed 0." in allowed.output
