@@ -5,41 +5,27 @@ strip (``strip_clustering``) -> restore zeros -> re-estimate batch norm. Each ke
 then holds at most ``K`` distinct values (``K + 1`` with the restored zeros), which
 is what makes the file gzip well (Han et al. 2016, "Deep Compression", sec. 3).
 
-Centroids start with k-means++ (tfmot's default). Linear spacing between each kernel's
-min and max, which Deep Compression preferred, left 16 centroids about 0.05 apart on
-``alexnet-reduced`` kernels whose mean magnitude is 0.03: the clustered model fell to
-chance before fine-tuning and never recovered (measured).
+Why each choice:
 
-Each centroid moves by the mean gradient of the weights assigned to it
-(``cluster_gradient_aggregation=AVG``, tensorflow/model-optimization#667), not by
-their sum, tfmot's default. With the sum a centroid's step grows with its cluster,
-and the zero cluster of a pruned kernel holds 75-95% of its weights: on the 90%-pruned
-(size allocation) width-0.75 ``alexnet-reduced`` of the ``tiny-imagenet`` preset
-(pruned in one shot for the measurement, 50% top-1), 20 steps at the 0.001
-clustering rate moved every zero centroid to 0.035-0.055, as large as the mean kept
-weight (0.05-0.07): the model being fine-tuned computed with no zeros at all and sat
-at chance (6-7% of 20 classes). The mean kept those centroids within 5e-5 of zero
-and the model at 54%. After a 3-epoch pruning fine-tune (68.4%), 3 clustering
-epochs trained at 77-84% top-1 with the mean and at 6% with the sum; restoring the
-zeros and BN rescued the sum's short run (69.0% against 68.3%), but its fine-tune
-had trained a zero-free model, not the one exported. The earlier 80%-pruned width-0.5
-measurement did not show it (not re-measured: fewer, smaller zero clusters take smaller
-steps); a float32-trained tiny model at 90% does. A collapsed model still converts, and its
-files agree with it, so ``collapse_error`` compares each clustered model's accuracy
-with its parent's and ``compress`` fails the variants of one that collapsed.
-
-Zeros are kept by restoring the pruned model's mask after stripping, not by tfmot's
-``preserve_sparsity``: that option re-derives the zero mask from the clustered weights
-at every step (tensorflow/model-optimization#702), so weights that join the zero
-cluster stay zero for good. Measured on an 80%-sparse ``alexnet-reduced`` (71.4%
-top-1): three fine-tune epochs took it to 93% zeros and 9% top-1; restoring the mask
-instead kept 80% zeros and 71.4%.
-
-Clustered models are exported with post-training quantization only, never with
-cluster-preserving QAT: on our Conv+BN models tfmot 0.8.1's
-``Default8BitClusterPreserveQuantizeScheme(preserve_sparsity=True)`` let a 79% sparse
-model's int8 file fall to 12% zeros after one epoch (measured), while PTQ of the
-stripped clustered model keeps both the clusters and the zeros.
+- Centroids start with k-means++ (tfmot's default), not Deep Compression's linear
+  spacing: on kernels whose mean magnitude is far below their min-max range, linearly
+  spaced centroids leave most weights on one or two of them, and the model starts at
+  chance.
+- Each centroid moves by the mean gradient of its weights
+  (``cluster_gradient_aggregation=AVG``, tensorflow/model-optimization#667), not by
+  tfmot's sum: with the sum a centroid's step grows with its cluster, and a pruned
+  kernel's zero cluster holds most of its weights, so the zero centroid drifts to the
+  size of a kept weight and the model being fine-tuned has no zeros left.
+- A model can still collapse, and its files agree with it, so ``collapse_error``
+  compares each clustered model with its parent and ``compress`` fails its variants.
+- Zeros are kept by restoring the pruned model's mask after stripping, not by tfmot's
+  ``preserve_sparsity``: that option re-derives the mask from the clustered weights at
+  every step (tensorflow/model-optimization#702), so weights that reach the zero cluster
+  stay zero for good and sparsity ratchets up while accuracy falls.
+- Clustered models are exported with post-training quantization only: tfmot 0.8.1's
+  cluster-preserving QAT (``Default8BitClusterPreserveQuantizeScheme``) loses most of
+  a pruned model's zeros on our Conv+BN models, while PTQ of the stripped clustered
+  model keeps both the clusters and the zeros.
 """
 
 from __future__ import annotations
