@@ -9,8 +9,8 @@ code (which imports TensorFlow): that is also why a row names its converter func
 instead of holding it.
 
 ``int16x8`` and ``int4`` are not exported unless asked for (``DEFAULT_MODES``): int16x8
-runs on TFLite's reference kernels (no XNNPACK), 31.5 ms per image against int8's 0.25
-on a 1.5M-weight alexnet-reduced, and refuses models with LRN (no 16-bit kernel);
+runs on TFLite's reference kernels (no XNNPACK), two orders of magnitude slower than int8,
+and refuses models with LRN (no 16-bit kernel);
 int4 needs the optional ``alexedge[int4]`` extra (litert-quantizer).
 """
 
@@ -129,7 +129,7 @@ MODES: dict[str, QuantizationMode] = {
         ),
         # Float I/O: MediaPipe accepts float32 (with normalization metadata), not int16.
         # Its weights are int8 like dynamic's, so near-ties may flip as often: same
-        # floor (measured: 99.6% agreement where int8 had 97.7%, dynamic 99.7%).
+        # floor.
         # Accumulated error report: the debugger's ``mlir_quantize`` fails at 16 bits on
         # the normalization layer's SUB (an int16 input against an int8 constant).
         QuantizationMode(
@@ -141,8 +141,8 @@ MODES: dict[str, QuantizationMode] = {
         # Weight-only: each int4 kernel is dequantized and the op computes in float,
         # so only weight rounding (16 levels per output channel) moves predictions;
         # the floor still catches a broken file (agreement near 1/classes), not a
-        # point of top-1, which the report shows beside it (measured: 94.1% agreement,
-        # -0.1 pt top-1, on a 2-epoch 44.5% alexnet-reduced full of near-ties).
+        # point of top-1, which the report shows beside it: a model full of near-ties
+        # agrees well below 97% at no cost in top-1.
         QuantizationMode(
             "int4", "int4 Conv/Dense weights, float activations (weight-only; float32 I/O)",
             needs_calibration=False, agreement_floor=0.90, integer_weights=True,

@@ -2,8 +2,7 @@
 
 A model is saved once as a SavedModel and every mode converts from that
 (``exporter``): ``from_keras_model`` traces and saves the model again for each mode,
-which took 2.7-3.2 s per mode of the pipeline's model against 1.4 s from a SavedModel
-(plus 1.7 s to save it once), a third of the compress stage's conversion time.
+about twice the time of a conversion from a SavedModel saved once.
 
 Calibration images for full-integer quantization must be exactly what the model
 sees at evaluation (``eval_transform`` output, raw 0-255 pixels), otherwise the

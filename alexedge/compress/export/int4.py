@@ -5,10 +5,9 @@ ai-edge-quantizer, an optional extra that needs no TensorFlow) rewrites a float3
 flatbuffer with 4-bit weights. Weight-only: each int4 kernel goes through a DEQUANTIZE
 op and the layer computes in float, so activations keep float32 precision and I/O
 stays float32 (the quantizer has no I/O type option). Its dynamic recipe (activations
-quantized on the fly) stores the same bytes and agreed as often with Keras (93.9% vs
-94.1% on a 1.5M-weight alexnet-reduced), and was faster on 1 thread (0.9 vs 4.2 ms)
-but 4x slower on 2 (19.9 vs 5.0 ms) with ai-edge-litert 2.3 on the 2-core CPU
-measured; weight-only has no such trap, so it is the mode.
+quantized on the fly) stores the same bytes and agrees as often with Keras, and is
+faster on 1 thread but several times slower on 2 with ai-edge-litert 2.3; weight-only
+has no such trap, so it is the mode.
 
 Metadata is not the quantizer's business: it re-serializes the model and would drop
 an appended labels zip, so the caller writes metadata after this step. litert-quantizer
