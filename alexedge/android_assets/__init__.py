@@ -1,9 +1,11 @@
 """The folder a phone app ships: a model with embedded metadata, labels, usage, goldens.
 
 ``package_run(RUN, PackageConfig(...))`` is ``alexedge package``, and what
-``alexedge pipeline`` calls at its end.
+``alexedge pipeline`` calls at its end; ``package_embedder(RUN, EmbedderConfig(...))`` is
+``alexedge package RUN --embedder``, the feature extractor for MediaPipe's ImageEmbedder.
 """
 
+from alexedge.android_assets.embedder import EmbedderBundle, EmbedderConfig, package_embedder
 from alexedge.android_assets.package import (
     FILES,
     TARGETS,
@@ -18,8 +20,11 @@ __all__ = [
     "FILES",
     "TARGETS",
     "Bundle",
+    "EmbedderBundle",
+    "EmbedderConfig",
     "PackageConfig",
     "default_out",
+    "package_embedder",
     "package_run",
     "select_variant",
 ]

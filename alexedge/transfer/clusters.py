@@ -105,6 +105,8 @@ def cluster_features(features: Features, config: ClusterConfig | None = None) ->
     if len(vectors) < max(k, 3):
         raise DataError(f"{len(vectors)} images cannot make {k} clusters")
     dims = min(config.pca_dims, *vectors.shape)
+    if dims < 2:
+        raise DataError(f"{vectors.shape[1]}-value vectors: the 2-D picture needs at least two")
     pca = PCA(n_components=dims, random_state=config.seed)
     reduced = pca.fit_transform(vectors)
     kmeans = KMeans(n_clusters=k, n_init=10, random_state=config.seed)
