@@ -11,12 +11,13 @@ registered with the watchdog (``deadline``), which cuts it when its URL's time i
 from __future__ import annotations
 
 import socket
+import sys
 from typing import Any
 
 from requests.adapters import HTTPAdapter
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
-from urllib3.exceptions import ConnectTimeoutError, NameResolutionError, NewConnectionError
+from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
 
 from alexedge.data.fetch import address
 from alexedge.data.fetch.deadline import watch_socket
@@ -31,17 +32,18 @@ class _CheckedConnectionMixin:
 
     def _new_conn(self: Any) -> socket.socket:
         timeout = self.timeout if isinstance(self.timeout, (int, float)) else None
+        # The exceptions urllib3's own _new_conn raises, so requests reports them alike;
+        # a failed lookup is a NewConnectionError, as in urllib3 1.x (2.x subclasses it).
         try:
             sock, self._peer = address.connect(
                 self._dns_host, self.port, timeout, self.source_address, self.socket_options
             )
-        except socket.gaierror as e:  # the exceptions urllib3's own _new_conn raises
-            raise NameResolutionError(self.host, self, e) from e
         except TimeoutError as e:
             message = f"Connection to {self.host} timed out. (connect timeout={self.timeout})"
             raise ConnectTimeoutError(self, message) from e
         except OSError as e:
             raise NewConnectionError(self, f"Failed to establish a new connection: {e}") from e
+        sys.audit("http.client.connect", self, self.host, self.port)
         return sock
 
     def request(self: Any, *args: Any, **kwargs: Any) -> None:
