@@ -573,7 +573,7 @@ PUBLIC_IP = "93.184.215.14"  # globally routed; the fake network delivers it to 
 
 @dataclass
 class _Network:
-    names: dict[str, str]  # host name -> the one address the fake resolver answers
+    names: dict[str, str]  # host name -> the addresses the fake resolver answers, "a,b"
     connects: list[str]  # every address a socket tried to connect to, in order
 
 
@@ -584,8 +584,9 @@ def network(monkeypatch: pytest.MonkeyPatch) -> _Network:
     real_getaddrinfo, real_connect = socket.getaddrinfo, socket.socket.connect
 
     def getaddrinfo(host, port, family=0, kind=0, proto=0, flags=0):  # type: ignore[no-untyped-def]
-        host = net.names.get(host, host)
-        return real_getaddrinfo(host, port, family, kind, proto, flags | socket.AI_NUMERICHOST)
+        flags |= socket.AI_NUMERICHOST
+        answers = net.names.get(host, host).split(",")
+        return [i for a in answers for i in real_getaddrinfo(a, port, family, kind, proto, flags)]
 
     def connect(sock, address):  # type: ignore[no-untyped-def]
         net.connects.append(address[0])
@@ -621,6 +622,8 @@ def _only_the_manifest(out: Path) -> bool:
         ("http://mapped.test:{port}/img/ssrf-p7.jpg", "::ffff:10.0.0.1"),
         ("http://nat64.test:{port}/img/ssrf-p8.jpg", "64:ff9b::a9fe:a9fe"),  # 169.254.169.254
         ("http://multicast.test:{port}/img/ssrf-p9.jpg", "224.0.0.251"),
+        # one private answer among public ones refuses the name (DNS rebinding)
+        ("http://mixed.test:{port}/img/ssrf-p10.jpg", f"{PUBLIC_IP},127.0.0.1"),
     ],
 )
 def test_private_addresses_are_refused_before_connecting(
