@@ -100,7 +100,10 @@ def classify(
 
 
 def bench(
-    model: Annotated[Path, typer.Argument(help="A .tflite model.")],
+    model: Annotated[
+        Path,
+        typer.Argument(help="A .tflite model, or a run folder (every variant it lists)."),
+    ],
     threads: Annotated[
         str | None,
         typer.Option(help="Thread counts to time, comma-separated (default: 1 and all cores)."),
@@ -117,7 +120,9 @@ def bench(
 ) -> None:
     """Time a .tflite model: cold start, median / p90 / min latency and images/s per thread count.
 
-    Also prints the input/output types and the machine. Needs only the edge extra.
+    Also prints the input/output types and the machine. Given a run folder, times each
+    variant on this machine and names the fastest that met its agreement floor. Needs
+    only the edge extra.
     """
     from alexedge.edge_runtime.bench import (
         BenchConfig,
@@ -126,9 +131,20 @@ def bench(
         parse_threads,
         run_bench,
     )
+    from alexedge.edge_runtime.compare import (
+        compare_variants,
+        comparison_to_json,
+        format_comparison,
+        is_run_folder,
+    )
 
     config = BenchConfig(runs=runs, warmup=warmup, batch=batch)
     if threads is not None:
         config = BenchConfig(parse_threads(threads), runs, warmup, batch)
+    if is_run_folder(model):
+        compared = compare_variants(model, config)
+        text = format_comparison(compared)
+        typer.echo(json.dumps(comparison_to_json(compared), indent=2) if json_output else text)
+        return
     result = run_bench(model, config)
     typer.echo(json.dumps(bench_to_json(result), indent=2) if json_output else format_bench(result))
