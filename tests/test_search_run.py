@@ -120,3 +120,12 @@ def test_the_budget_stops_a_real_search(trained: Path, tmp_path: Path) -> None:
     assert result.outcome.stopped == "budget" and len(measured) == 1
     doc = json.loads((run / "variants.json").read_text())
     assert doc["search"]["stopped"] == "budget"
+
+
+def test_the_report_shows_the_search(searched, tmp_path: Path) -> None:
+    from alexedge.report import write_report
+
+    result = write_report(searched.run_dir, tmp_path / "report")
+    text = result.report.read_text()
+    assert "## Compression search" in text and f"**{searched.selected}**" in text
+    assert (tmp_path / "report" / "search_path.png").is_file()
