@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from alexedge.atomic import write_json
 from alexedge.compress.config import CompressConfig
-from alexedge.config import config_to_dict, require
+from alexedge.config import config_to_dict
 from alexedge.data.decode import DecodedSplit
 from alexedge.data.synth import SynthConfig, synthesize_dataset
 from alexedge.hardware import describe_hardware
@@ -41,55 +41,21 @@ _DATA = "data"  # where the built-in dataset is written inside the run folder
 
 @dataclass(frozen=True)
 class PipelineConfig:
-    """The whole chain: one stage config each, plus the built-in dataset's size.
+    """The whole chain: the stage configs themselves, each validating its own fields.
 
-    ``data`` None means: synthesize the built-in dataset into ``OUT/data``.
+    ``data`` None means: synthesize the built-in dataset ``synth`` into ``OUT/data``.
     """
 
     out: Path
-    data: Path | None = None
-    classes: int | None = None
-    classes_file: Path | None = None
-    layout: str = "auto"
-    val_fraction: float = 0.1
+    data: DataConfig | None = None
+    synth: SynthConfig = field(default_factory=SynthConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
     compress: CompressConfig = field(default_factory=CompressConfig)
-    synth_per_class: int = 400
-    synth_val_per_class: int = 50
-    synth_size: int = 64
     force: bool = False
-
-    def __post_init__(self) -> None:
-        require(
-            self.classes is None or self.classes >= 2,
-            f"--classes must be at least 2, got {self.classes}",
-        )
-        require(self.synth_per_class >= 1, "images per class must be at least 1")
-        require(self.synth_val_per_class >= 1, "validation images per class must be at least 1")
-        require(
-            0 < self.val_fraction < 1, f"--val-fraction must be in (0, 1), got {self.val_fraction}"
-        )
-        require(
-            self.classes_file is None or self.data is not None,
-            "--classes-file needs --data (the built-in dataset has its own classes)",
-        )
 
     def data_config(self) -> DataConfig:
         """The dataset ``train`` reads: the user's, or the built-in one inside ``out``."""
-        if self.data is None:
-            return DataConfig(self.out / _DATA, "folders")
-        return DataConfig(
-            self.data, self.layout, self.classes, self.classes_file, self.val_fraction
-        )
-
-    def synth_config(self) -> SynthConfig:
-        return SynthConfig(
-            classes=self.classes or 20,
-            per_class=self.synth_per_class,
-            val_per_class=self.synth_val_per_class,
-            size=self.synth_size,
-            seed=self.train.seed,
-        )
+        return self.data or DataConfig(self.out / _DATA, "folders")
 
 
 @dataclass(frozen=True)
@@ -106,7 +72,7 @@ def run_pipeline(config: PipelineConfig) -> PipelineResult:
     Raises before writing anything when an input is bad (folder, dataset, model).
     """
     check_replaceable_folder(config.out, config.force)
-    synth = config.synth_config() if config.data is None else None
+    synth = config.synth if config.data is None else None
     if synth is None:
         config.data_config().load(config.train.seed)  # fails on bad data before any write
     import_tensorflow()

@@ -18,10 +18,12 @@ from alexedge.compress.config import CompressConfig
 from alexedge.compress.family import variant_name
 from alexedge.compress.planner import plan_family
 from alexedge.compress.schema import SCHEMA_VERSION, validate_variants_doc
+from alexedge.data.synth import SynthConfig
 from alexedge.edge_runtime import Classifier
 from alexedge.errors import ConfigError
 from alexedge.pipeline import PipelineConfig, PipelineResult, run_pipeline
 from alexedge.train.config import TrainConfig
+from alexedge.train.run_config import DataConfig
 
 CLASSES, SIZE = 3, 32
 TRAIN = TrainConfig(
@@ -43,7 +45,9 @@ def data(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def tiny_run(data: Path, tmp_path_factory: pytest.TempPathFactory) -> PipelineResult:
     out = tmp_path_factory.mktemp("pipeline") / "run"
-    return run_pipeline(PipelineConfig(out=out, data=data, train=TRAIN, compress=COMPRESS))
+    return run_pipeline(
+        PipelineConfig(out=out, data=DataConfig(data), train=TRAIN, compress=COMPRESS)
+    )
 
 
 @pytest.fixture(scope="module")
@@ -142,7 +146,7 @@ def test_broken_calibration_fails_the_floor_and_nothing_is_packaged(
     compress = CompressConfig(sparsities=(0,), quantize=("int8",), calibration_images=16)
     out = tmp_path / "run"
     with pytest.raises(AgreementError, match="int8"):
-        run_pipeline(PipelineConfig(out=out, data=data, train=TRAIN, compress=compress))
+        run_pipeline(PipelineConfig(out=out, data=DataConfig(data), train=TRAIN, compress=compress))
     assert not (out / "android_assets").exists()
     assert (out / "REPORT.md").is_file()
     doc = json.loads((out / "variants.json").read_text())
@@ -170,14 +174,11 @@ def test_built_in_data_is_synthesized_into_the_run(tmp_path: Path) -> None:
     out = tmp_path / "run"
     config = PipelineConfig(
         out=out,
-        classes=3,
+        synth=SynthConfig(classes=3, per_class=4, val_per_class=2, size=SIZE),
         train=TrainConfig(
             input_size=SIZE, epochs=1, batch_size=8, model_options=TRAIN.model_options
         ),
         compress=CompressConfig(sparsities=(0,), quantize=("float32",), calibration_images=4),
-        synth_per_class=4,
-        synth_val_per_class=2,
-        synth_size=SIZE,
     )
     result = run_pipeline(config)
     assert len([p for p in (out / "data" / "train").iterdir() if p.is_dir()]) == 3

@@ -12,16 +12,23 @@ from __future__ import annotations
 import dataclasses
 import typing
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
 from typer.models import OptionInfo
 
-__all__ = ["given", "show_config_defaults"]
+__all__ = ["given", "parsed", "show_config_defaults"]
+
+T = TypeVar("T")
 
 
 def given(**options: Any) -> dict[str, Any]:
     """The options given on the command line: those that are not None."""
     return {name: value for name, value in options.items() if value is not None}
+
+
+def parsed(parse: Callable[[str, str], T], text: str | None, option: str) -> T | None:
+    """``parse(text, option)`` for an option given as text (a list, say); None if not given."""
+    return None if text is None else parse(text, option)
 
 
 def show_config_defaults(command: Callable[..., Any], *configs: Any) -> None:

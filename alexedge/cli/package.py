@@ -1,4 +1,9 @@
-"""``alexedge package RUN``: one variant of a run as the folder a phone app ships."""
+"""``alexedge package RUN``: one variant of a run as the folder a phone app ships.
+
+Options default to None, "not given", and then take ``PackageConfig``'s (or
+``EmbedderConfig``'s) default; ``--help`` does not show those, as importing the bundle
+writer would cost every command's start-up a third of a second.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +13,7 @@ from typing import Annotated
 import typer
 
 from alexedge.cli.errors import handle_errors
+from alexedge.cli.options import given
 from alexedge.errors import ConfigError
 
 __all__ = ["register"]
@@ -27,21 +33,21 @@ def package(
         ),
     ] = None,
     target: Annotated[
-        str,
+        str | None,
         typer.Option(help="android or ios: whose code USAGE.md shows first (and the folder name)."),
-    ] = "android",
+    ] = None,
     out: Annotated[
         Path | None,
         typer.Option(help="Bundle folder. Default: RUN/android_assets or RUN/ios_assets."),
     ] = None,
     force: Annotated[bool, typer.Option(help="Replace a non-empty bundle folder.")] = False,
-    author: Annotated[str, typer.Option(help="Author, in the model's metadata.")] = "alexedge",
+    author: Annotated[str | None, typer.Option(help="Author, in the model's metadata.")] = None,
     license: Annotated[
-        str, typer.Option("--license", help="License, in the model's metadata.")
-    ] = "unspecified",
+        str | None, typer.Option("--license", help="License, in the model's metadata.")
+    ] = None,
     version: Annotated[
-        str, typer.Option("--model-version", help="Model version, in the metadata.")
-    ] = "1",
+        str | None, typer.Option("--model-version", help="Model version, in the metadata.")
+    ] = None,
     data: Annotated[
         Path | None, typer.Option(help="Where the run's dataset is now, if it moved.")
     ] = None,
@@ -76,19 +82,22 @@ def package(
     if embedder:
         if variant is not None:
             raise ConfigError("--embedder bundles the Keras feature extractor, not a --variant")
-        _package_embedder(run, layer, embedder_mode, out, force, author, license, version, data)
+        metadata = given(author=author, license=license, version=version)
+        _package_embedder(run, layer, embedder_mode, out, force, metadata, data)
         return
     from alexedge.android_assets import PackageConfig, package_run
 
     config = PackageConfig(
-        variant=variant,
-        target=target,
-        out=out,
         force=force,
-        author=author,
-        license=license,
-        version=version,
-        data_root=data,
+        **given(
+            variant=variant,
+            target=target,
+            out=out,
+            author=author,
+            license=license,
+            version=version,
+            data_root=data,
+        ),
     )
     bundle = package_run(run, config)
     typer.echo(
@@ -106,21 +115,13 @@ def _package_embedder(
     mode: str | None,
     out: Path | None,
     force: bool,
-    author: str,
-    license: str,
-    version: str,
+    metadata: dict[str, str],
     data: Path | None,
 ) -> None:
     from alexedge.android_assets.embedder import EmbedderConfig, package_embedder
 
-    given = {"layer": layer, "mode": mode, "out": out, "data_root": data}
-    config = EmbedderConfig(
-        force=force,
-        author=author,
-        license=license,
-        version=version,
-        **{name: value for name, value in given.items() if value is not None},
-    )
+    options = given(layer=layer, mode=mode, out=out, data_root=data)
+    config = EmbedderConfig(force=force, **metadata, **options)
     bundle = package_embedder(run, config)
     typer.echo(
         f"packaged the {bundle.layer} embedder ({bundle.mode}, {bundle.dimensions} values, "

@@ -1,15 +1,24 @@
-"""``alexedge pipeline``: options -> ``PipelineConfig`` -> ``run_pipeline``."""
+"""``alexedge pipeline``: options -> ``PipelineConfig`` (its stage configs) -> ``run_pipeline``.
+
+Options default to None, "not given": each stage config then keeps its own default, which
+``--help`` shows from the dataclass. A parameter is named as the field it sets (``--size``
+sets ``input_size``, and the built-in images' ``size``).
+"""
 
 from __future__ import annotations
 
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
 from alexedge.cli.errors import handle_errors
-from alexedge.modes import DEFAULT_MODES, QUANTIZATION_MODES
+from alexedge.cli.options import given, parsed, show_config_defaults
+from alexedge.compress.config import CompressConfig, parse_float_list, parse_name_list
+from alexedge.errors import ConfigError
+from alexedge.modes import QUANTIZATION_MODES
+from alexedge.train.config import TrainConfig
 
 __all__ = ["register"]
 
@@ -29,38 +38,51 @@ def pipeline(
     out: Annotated[
         Path | None, typer.Option(help="Run folder for every artifact. Default: runs/<timestamp>.")
     ] = None,
-    epochs: Annotated[int, typer.Option(help="Training epochs.")] = 15,
+    epochs: Annotated[int | None, typer.Option(help="Training epochs.")] = None,
     classes: Annotated[
-        int | None, typer.Option(help="Use the first N classes (default: all; 20 for built-in).")
+        int | None,
+        typer.Option(
+            help="Use the first N classes (default: all; the built-in dataset's 20).",
+            show_default=False,
+        ),
     ] = None,
     classes_file: Annotated[
         Path | None,
-        typer.Option(help="Use the classes named in this file (one wnid/folder a line)."),
+        typer.Option(
+            help="With --data: use the classes named in this file (one wnid/folder a line)."
+        ),
     ] = None,
     layout: Annotated[
-        str, typer.Option(help="Dataset layout: auto, folders, imagenet or tiny-imagenet.")
-    ] = "auto",
+        str | None,
+        typer.Option(help="With --data: its layout, auto, folders, imagenet or tiny-imagenet."),
+    ] = None,
     val_fraction: Annotated[
-        float, typer.Option(help="Held-out share per class when the data has no val split.")
-    ] = 0.1,
+        float | None,
+        typer.Option(help="With --data: held-out share per class when it has no val split."),
+    ] = None,
     per_class: Annotated[
-        int, typer.Option(help="Built-in dataset: training images per class.")
-    ] = 400,
-    size: Annotated[int, typer.Option(help="Model input size in pixels.")] = 64,
+        int | None, typer.Option(help="Built-in dataset: training images per class.")
+    ] = None,
+    input_size: Annotated[
+        int | None, typer.Option("--size", help="Model input size (and built-in image size), px.")
+    ] = None,
     finetune_epochs: Annotated[
-        int, typer.Option(help="Epochs of each compression fine-tune (pruning, QAT, clustering).")
-    ] = 3,
-    sparsity: Annotated[
-        str,
-        typer.Option(help="Pruning targets in [0, 1), comma-separated; 0 for no pruning."),
-    ] = "0.75",
+        int | None,
+        typer.Option(help="Epochs of each compression fine-tune (pruning, QAT, clustering)."),
+    ] = None,
+    sparsities: Annotated[
+        str | None,
+        typer.Option(
+            "--sparsity", help="Pruning targets in [0, 1), comma-separated; 0 for no pruning."
+        ),
+    ] = None,
     quantize: Annotated[
-        str,
+        str | None,
         typer.Option(help=f"TFLite modes, comma-separated: {', '.join(QUANTIZATION_MODES)}."),
-    ] = ",".join(DEFAULT_MODES),
+    ] = None,
     seed: Annotated[
-        int, typer.Option(help="Seed for data synthesis, shuffling, augmentation.")
-    ] = 0,
+        int | None, typer.Option(help="Seed for data synthesis, shuffling, augmentation.")
+    ] = None,
     force: Annotated[
         bool, typer.Option(help="Replace OUT if it is an earlier alexedge run folder.")
     ] = False,
@@ -72,28 +94,56 @@ def pipeline(
     in OUT (REPORT.md, variants.json, variants/*.tflite, android_assets/, checkpoints).
     Nothing is packaged when a variant fails its agreement check (exit code 2).
     """
-    from alexedge.compress.config import CompressConfig, parse_float_list, parse_name_list
     from alexedge.pipeline import PipelineConfig, run_pipeline
-    from alexedge.train.config import TrainConfig
 
-    config = PipelineConfig(
-        out=out or Path("runs") / datetime.now().strftime("%Y%m%d-%H%M%S"),
-        data=data,
-        classes=classes,
-        classes_file=classes_file,
-        layout=layout,
-        val_fraction=val_fraction,
-        train=TrainConfig(epochs=epochs, input_size=size, seed=seed),
-        compress=CompressConfig(
-            sparsities=parse_float_list(sparsity, "--sparsity"),
-            quantize=parse_name_list(quantize, "--quantize"),
+    train = TrainConfig(**given(epochs=epochs, input_size=input_size, seed=seed))
+    compress = CompressConfig(
+        **given(
+            sparsities=parsed(parse_float_list, sparsities, "--sparsity"),
+            quantize=parsed(parse_name_list, quantize, "--quantize"),
             finetune_epochs=finetune_epochs,
             seed=seed,
-        ),
-        synth_per_class=per_class,
-        synth_size=max(size, 16),
+        )
+    )
+    dataset = given(
+        classes=classes, classes_file=classes_file, layout=layout, val_fraction=val_fraction
+    )
+    built_in = given(classes=classes, per_class=per_class, size=input_size, seed=seed)
+    data_config, synth = _datasets(data, dataset, built_in)
+    config = PipelineConfig(
+        out=out or Path("runs") / datetime.now().strftime("%Y%m%d-%H%M%S"),
+        data=data_config,
+        synth=synth,
+        train=train,
+        compress=compress,
         force=force,
     )
     result = run_pipeline(config)
     typer.echo(result.table)
     typer.echo(f"\nRun folder: {result.out}  (report: {result.out / 'REPORT.md'})")
+
+
+# Not SynthConfig: its module costs every command's start-up a third of a second (numpy, PIL).
+show_config_defaults(pipeline, TrainConfig(), CompressConfig())
+
+
+def _datasets(
+    data: Path | None, dataset: dict[str, Any], built_in: dict[str, Any]
+) -> tuple[Any, Any]:
+    """``--data``'s ``DataConfig`` or None, and the built-in dataset's recipe; an option
+    of the dataset not used is refused rather than ignored."""
+    from alexedge.data.synth import SynthConfig
+    from alexedge.train.run_config import DataConfig
+
+    if data is None:
+        for name in ("classes_file", "layout", "val_fraction"):
+            if name in dataset:
+                flag = "--" + name.replace("_", "-")
+                raise ConfigError(
+                    f"{flag} needs --data (the built-in dataset has its own classes, "
+                    "layout and split)"
+                )
+        return None, SynthConfig(**built_in)
+    if "per_class" in built_in:
+        raise ConfigError("--per-class sizes the built-in dataset; drop it with --data")
+    return DataConfig(data, **dataset), SynthConfig()

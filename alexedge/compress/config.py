@@ -38,9 +38,8 @@ class CompressConfig:
         finetune_learning_rate: peak of the warm-up + cosine fine-tune schedule.
         finetune_mixing: fine-tunes mix batches (mixup/CutMix) as the run's recipe
             did. Off (the default), they keep the recipe's per-image augmentation but
-            train on real images: a 90%-pruned Tiny ImageNet-20 model (74.9% before)
-            kept 72.3% and 73.0% unmixed (two runs, before fine-tunes were seeded)
-            against 71.2% mixed.
+            train on real images: a pruned model recovers on the images it will meet,
+            and kept more top-1 that way (``benchmarks/RESULTS.md``).
         skip_layers: Conv2D/Dense layers never pruned or clustered (the first conv
             holds few weights and every later feature depends on it).
         allocation: ``uniform`` or ``size`` (per-layer targets, see ``ALLOCATIONS``).
@@ -54,8 +53,8 @@ class CompressConfig:
             pruned models) and export those as int8.
         adapt_learning_rate: peak rate of the QAT and clustering fine-tunes, a tenth
             of pruning's: they start from a converged model and only adapt it to
-            rounding or to shared weights. At pruning's rate, clustering a pruned
-            alexnet-reduced fell from 71% to 59% top-1; at this rate it kept 71%.
+            rounding or to shared weights; at pruning's rate they move it away from
+            what it learned.
         qat_int4: also fine-tune every pruned model (the trained one when nothing is
             pruned) with its Conv/Dense kernels on the int4 grid, zeros kept
             (``alexedge.compress.qat4``), and export it as int4.
@@ -66,8 +65,7 @@ class CompressConfig:
         per_channel: one int8 scale per output channel (the converter's default) or
             one per tensor. Per-channel keeps accuracy on BN-folded kernels whose
             channels differ in range, but stores a float scale and an int64 zero point
-            per channel for weights and biases: 41.8 KB (2.7%) of the 1.5 MB int8
-            alexnet-reduced, which then is 3.86x smaller than float32 instead of 3.97x.
+            per channel for weights and biases, a few percent of a small int8 model.
         calibration_images: representative images for full-integer quantization.
         layer_errors: measure each integer variant's per-layer output error against the
             float model on the calibration images, worst first: int8 isolated per layer
