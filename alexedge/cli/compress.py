@@ -16,7 +16,17 @@ import typer
 
 from alexedge.cli.errors import handle_errors
 from alexedge.cli.options import given, parsed, show_config_defaults
+from alexedge.cli.search_options import (
+    MaxClassLoss,
+    MaxLoss,
+    Objective,
+    SearchBudget,
+    SelectionData,
+    search_config,
+)
 from alexedge.compress.config import CompressConfig, parse_float_list, parse_name_list
+from alexedge.compress.search.config import SearchConfig
+from alexedge.errors import ConfigError
 from alexedge.modes import MODES
 from alexedge.quiet import import_tensorflow
 
@@ -125,6 +135,11 @@ def compress(
             "(0: none)."
         ),
     ] = None,
+    max_loss: MaxLoss = None,
+    max_class_loss: MaxClassLoss = None,
+    objective: Objective = None,
+    budget_minutes: SearchBudget = None,
+    selection_data: SelectionData = None,
 ) -> None:
     """Prune, cluster, quantize and export a trained run as verified TFLite variants.
 
@@ -135,6 +150,10 @@ def compress(
     options = dict(locals())  # every parameter above, by name; None = not given
     for name in ("run", "representative", "data"):  # the command's own, not the config's
         del options[name]
+    search = search_config(*(options.pop(name) for name in _SEARCH))
+    replaced = [flag for name, flag in _REPLACED.items() if options[name] is not None]
+    if search is not None and replaced:
+        raise ConfigError(f"--max-loss searches its own ladder: drop {', '.join(replaced)}")
     options["sparsities"] = parsed(parse_float_list, sparsities, "--sparsity")
     options["quantize"] = parsed(parse_name_list, quantize, "--quantize")
     options["skip_layers"] = parsed(_names, skip_layers, "--skip-layers")
@@ -144,6 +163,9 @@ def compress(
 
     check_trained_run(run)
     import_tensorflow()
+    if search is not None:
+        _search(run, config, search, representative, data)
+        return
     from alexedge.compress.planner import compress_run
     from alexedge.report import write_report
 
@@ -154,7 +176,36 @@ def compress(
     result.raise_for_failures()
 
 
-show_config_defaults(compress, CompressConfig())
+show_config_defaults(compress, CompressConfig(), SearchConfig())
+
+_SEARCH = ("max_loss", "max_class_loss", "objective", "budget_minutes", "selection_data")
+# The family options a search replaces with its ladder: refused with it, not ignored.
+_REPLACED = {
+    "sparsities": "--sparsity",
+    "quantize": "--quantize",
+    "qat": "--qat",
+    "qat_int4": "--qat-int4",
+    "clusters": "--clusters",
+    "float_layers": "--float-layers",
+    "auto_float": "--auto-float",
+}
+
+
+def _search(
+    run: Path,
+    config: CompressConfig,
+    search: SearchConfig,
+    representative: Path | None,
+    data: Path | None,
+) -> None:
+    from alexedge.compress.search.runner import search_run
+    from alexedge.report import write_report
+
+    result = search_run(run, config, search, representative=representative, data_root=data)
+    report = write_report(run)
+    typer.echo(report.table)
+    chosen = result.selected or f"none met --max-loss {search.max_loss:g}"
+    typer.echo(f"\nSelected: {chosen}  (every candidate: {run / 'REPORT.md'}, variants.json)")
 
 
 def _names(text: str, option: str) -> tuple[str, ...]:

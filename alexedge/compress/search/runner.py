@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from alexedge import progress
+import alexedge.progress as progress
 from alexedge.atomic import write_bytes, write_json, write_text
 from alexedge.compress.config import CompressConfig
 from alexedge.compress.diagnostics.measure import VariantMeasurement, measure_variant
@@ -248,7 +248,7 @@ class _Evaluator:
         data = self._labelled(scratch.read_bytes(), recipe, name)
         path = write_bytes(self.inputs.run_dir / VARIANTS_DIR / f"{name}.tflite", data)
         half = self.images.reporting
-        probs = _probs(self.model(recipe), half.crops)
+        probs = predict(self.model(recipe), half.crops)
         keras = ranked_classes(probs, 1)[:, 0]
         m, top1 = self._measure(recipe, path, half, keras, name)
         scores = {
@@ -260,12 +260,8 @@ class _Evaluator:
         return m, top1, scores
 
 
-def _probs(model: Any, crops: np.ndarray) -> np.ndarray:
-    return predict(model, crops)
-
-
 def _top1(model: Any, crops: np.ndarray) -> np.ndarray:
-    return ranked_classes(_probs(model, crops), 1)[:, 0]
+    return ranked_classes(predict(model, crops), 1)[:, 0]
 
 
 def _line(candidate: Candidate, r: Result) -> str:
@@ -299,11 +295,11 @@ def _write_document(
     """The float32 reference and the selected file measured on the reporting images, and
     the ``search`` record, merged into ``variants.json`` as ``compress`` merges."""
     # Every size ratio is against the trained model's float32 file, named as compress does.
-    rows = [(Candidate(Recipe("float32"), "reference"), REFERENCE)]
+    written = [(Candidate(Recipe("float32"), "reference"), REFERENCE)]
     if outcome.selected is not None:
-        rows.append((outcome.trial(outcome.selected).candidate, outcome.selected))
+        written.append((outcome.trial(outcome.selected).candidate, outcome.selected))
     measured, keras, reported, extras = [], {}, {}, {}
-    for candidate, name in rows:
+    for candidate, name in written:
         m, top1, scores = evaluator.report(candidate, name)
         measured.append(m)
         reported[name] = top1
