@@ -44,6 +44,11 @@ def test_planned_config_scales_every_count_of_epochs() -> None:
     stepped = planned_config(tiny_config(epochs=100, schedule="step", step_epochs=(50, 75)), 30)
     assert stepped.step_epochs == (15, 22)
     assert planned_config(config, 100) is config
+    # Epoch 1 ran before the plan, outside the average: an average of every epoch
+    # becomes one of every epoch after the first.
+    swa = tiny_config(epochs=100, average_epochs=100, swa_lr=0.01)
+    assert planned_config(swa, 30).average_epochs == 29
+    assert (planned_config(swa, 1).average_epochs, planned_config(swa, 1).swa_lr) == (0, 0.0)
 
 
 def test_first_epoch_timer_leaves_the_tracing_out() -> None:

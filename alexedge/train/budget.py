@@ -120,6 +120,8 @@ def planned_config(config: TrainConfig, epochs: int) -> TrainConfig:
 
     Averaged, plain and step epochs keep their share of the run; warmup keeps its length,
     since epoch 1 already ran it (and the schedule never warms up for the whole run).
+    Epoch 1 ran before there was a plan, outside any weight average, so the average
+    leaves it out (a 1-epoch plan averages nothing, and has no SWA rate).
     """
     if epochs == config.epochs:
         return config
@@ -128,10 +130,12 @@ def planned_config(config: TrainConfig, epochs: int) -> TrainConfig:
         return 0 if n == 0 else min(epochs, max(1, round(n * epochs / config.epochs)))
 
     steps = sorted({round(e * epochs / config.epochs) for e in config.step_epochs})
+    average = min(scaled(config.average_epochs), epochs - 1)
     return dataclasses.replace(
         config,
         epochs=epochs,
-        average_epochs=scaled(config.average_epochs),
+        average_epochs=average,
+        swa_lr=config.swa_lr if average else 0.0,
         plain_epochs=scaled(config.plain_epochs),
         step_epochs=tuple(e for e in steps if 0 < e < epochs),
     )
