@@ -146,9 +146,11 @@ def plan_line(config: TrainConfig, epochs: int, timing: EpochTiming, elapsed: fl
     budget = config.time_budget * 60
     expected = elapsed + timing.trace + (epochs - 1) * timing.epoch + timing.evaluation
     capped = " (the recipe's most)" if epochs == config.epochs else ""
+    if expected > budget:
+        capped += ", over budget: one epoch and the evaluation take longer here"
     return (
         f"epoch 1 took {duration(timing.first_epoch)} (later epochs ~{duration(timing.epoch)}): "
         f"a {duration(budget)} budget fits {epochs} of {config.epochs} epochs{capped}, "
         f"whole run ~{duration(expected)}, done ~{clock(expected - elapsed)}; "
-        f"the learning rate schedule now spans {epochs} epochs"
+        f"the learning rate schedule now spans {epochs} epoch{'s' * (epochs != 1)}"
     )
