@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from alexedge import progress
+import alexedge.progress as progress
 from alexedge.atomic import write_json, write_text
 from alexedge.compress.config import CompressConfig
 from alexedge.compress.diagnostics.measure import VariantMeasurement

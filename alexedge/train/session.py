@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import alexedge.train.loop as loop
 from alexedge.atomic import write_json
 from alexedge.data.stats import ChannelStats
 from alexedge.data.stream import prepare_cache_dir
@@ -29,7 +30,6 @@ from alexedge.run import (
     reload_dataset,
     remove_stale_temporaries,
 )
-from alexedge.train import loop
 from alexedge.train.callbacks import read_state
 from alexedge.train.config import TrainConfig
 from alexedge.train.distribute import is_chief, make_strategy

@@ -19,8 +19,8 @@ from pathlib import Path
 
 import tf_keras as keras
 
+import alexedge.train.models  # noqa: F401  (registers the custom layers)
 from alexedge.errors import ModelError
-from alexedge.train import models as _models  # noqa: F401  (registers the custom layers)
 from alexedge.train.backbone import Backbone, architecture_differences, read_backbone
 from alexedge.train.config import TrainConfig
 

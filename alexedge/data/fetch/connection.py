@@ -19,7 +19,7 @@ from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
 
-from alexedge.data.fetch import address
+import alexedge.data.fetch.address as address
 from alexedge.data.fetch.deadline import watch_socket
 
 __all__ = ["FetchAdapter"]

@@ -23,7 +23,7 @@ import requests
 import urllib3.exceptions as u3
 from requests.utils import requote_uri
 
-from alexedge.data.fetch import address
+import alexedge.data.fetch.address as address
 from alexedge.data.fetch.config import FetchConfig
 from alexedge.data.fetch.connection import FetchAdapter
 from alexedge.data.fetch.deadline import Deadline, Watchdog
