@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from alexedge.atomic import write_json
 from alexedge.compress.config import CompressConfig
+from alexedge.compress.search.config import SearchConfig
 from alexedge.config import config_to_dict
 from alexedge.data.decode import DecodedSplit
 from alexedge.data.synth import SynthConfig, synthesize_dataset
@@ -51,6 +52,7 @@ class PipelineConfig:
     synth: SynthConfig = field(default_factory=SynthConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
     compress: CompressConfig = field(default_factory=CompressConfig)
+    search: SearchConfig | None = None  # --max-loss: search instead of the fixed family
     force: bool = False
 
     def data_config(self) -> DataConfig:
@@ -112,6 +114,8 @@ def _run_stages(
     with _stage("train", timings):
         run = RunConfig(config.data_config(), config.train)
         trained = train_run(run, out, allowed=(PIPELINE_MARKER, _DATA))
+    if config.search is not None:
+        return _searched(config, config.search, trained, timings)
     with _stage("compress", timings):
         result = compress_run(out, config.compress, strict=False, decoded=_in_memory(trained))
     if result.failed:
@@ -125,6 +129,27 @@ def _run_stages(
         write_report(out)
     result.raise_for_failures()  # after the report, so the failed rows can be read there
     return result.doc
+
+
+def _searched(
+    config: PipelineConfig, search: SearchConfig, trained: RunOutcome, timings: dict[str, float]
+) -> dict[str, Any]:
+    """``--max-loss``: the compression search instead of the family; the selected file is
+    what gets packaged."""
+    from alexedge.android_assets import PackageConfig, package_run
+    from alexedge.compress.search.runner import search_run
+    from alexedge.report import write_report
+
+    with _stage("compress search", timings):
+        found = search_run(config.out, config.compress, search, decoded=_in_memory(trained))
+    if found.selected is None:
+        say(f"not packaging: no candidate met --max-loss {search.max_loss:g} (see REPORT.md)")
+    else:
+        with _stage("package", timings):
+            package_run(config.out, PackageConfig(force=True))
+    with _stage("report", timings):
+        write_report(config.out)
+    return found.doc
 
 
 def _in_memory(trained: RunOutcome) -> tuple[DecodedSplit, DecodedSplit] | None:

@@ -21,8 +21,8 @@ def test_help_lists_the_search_options() -> None:
 @pytest.mark.parametrize(
     ("args", "needle"),
     [
-        (["--max-class-loss", "5"], "--max-class-loss only apply to a search: add --max-loss"),
-        (["--objective", "latency"], "--objective only apply to a search"),
+        (["--max-class-loss", "5"], "--max-class-loss: only with --max-loss PT (a search)"),
+        (["--objective", "latency"], "--objective: only with --max-loss"),
         (["--max-loss", "-1"], "--max-loss must be >= 0 points, got -1.0"),
         (["--max-loss", "1", "--max-class-loss", "-2"], "--max-class-loss must be >= 0"),
         (["--max-loss", "1", "--objective", "speed"], "--objective must be one of size, latency"),

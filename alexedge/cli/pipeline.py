@@ -15,7 +15,16 @@ import typer
 
 from alexedge.cli.errors import handle_errors
 from alexedge.cli.options import given, parsed, show_config_defaults
+from alexedge.cli.search_options import (
+    MaxClassLoss,
+    MaxLoss,
+    Objective,
+    SearchBudget,
+    SelectionData,
+    search_config,
+)
 from alexedge.compress.config import CompressConfig, parse_float_list, parse_name_list
+from alexedge.compress.search.config import SearchConfig
 from alexedge.errors import ConfigError
 from alexedge.modes import QUANTIZATION_MODES
 from alexedge.train.config import TrainConfig
@@ -83,6 +92,11 @@ def pipeline(
     seed: Annotated[
         int | None, typer.Option(help="Seed for data synthesis, shuffling, augmentation.")
     ] = None,
+    max_loss: MaxLoss = None,
+    max_class_loss: MaxClassLoss = None,
+    objective: Objective = None,
+    budget_minutes: SearchBudget = None,
+    selection_data: SelectionData = None,
     force: Annotated[
         bool, typer.Option(help="Replace OUT if it is an earlier alexedge run folder.")
     ] = False,
@@ -116,6 +130,7 @@ def pipeline(
         synth=synth,
         train=train,
         compress=compress,
+        search=search_config(max_loss, max_class_loss, objective, budget_minutes, selection_data),
         force=force,
     )
     result = run_pipeline(config)
@@ -124,7 +139,7 @@ def pipeline(
 
 
 # Not SynthConfig: its module costs every command's start-up a third of a second (numpy, PIL).
-show_config_defaults(pipeline, TrainConfig(), CompressConfig())
+show_config_defaults(pipeline, TrainConfig(), CompressConfig(), SearchConfig())
 
 
 def _datasets(

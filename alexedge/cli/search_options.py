@@ -82,7 +82,7 @@ def search_config(
     if max_loss is None:
         given_alone = [flag for flag, value in others.items() if value is not None]
         if given_alone:
-            raise ConfigError(f"{', '.join(given_alone)} only apply to a search: add --max-loss PT")
+            raise ConfigError(f"{', '.join(given_alone)}: only with --max-loss PT (a search)")
         return None
     from alexedge.cli.options import given
     from alexedge.compress.search.config import SearchConfig
