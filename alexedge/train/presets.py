@@ -32,8 +32,9 @@ PRESETS: dict[str, TrainConfig] = {
     # - width 0.5 without pool2: conv3-5 at the paper's 13x13 resolution, and fewer
     #   parameters to overfit 500 images a class than a wider net with pool2.
     # - mixup and TrivialAugment on top of dropout, label smoothing, PCA lighting and
-    #   weight decay: every lighter recipe overfitted; the heavier augmentation needs the
-    #   100 epochs to fit (with fewer, training and validation loss still fall at the end).
+    #   weight decay: without mixup the net fits its 500 images a class and plateaus; the
+    #   heavier augmentation needs the 100 epochs (with fewer, both losses still fall at
+    #   the end).
     # - average_epochs 5: the mean of the last epochs, batch-norm statistics re-estimated
     #   on plain crops (those gathered on mixed batches do not fit real images), instead
     #   of an epoch picked on the images that then measure it.
