@@ -129,3 +129,44 @@ def test_the_report_shows_the_search(searched, tmp_path: Path) -> None:
     text = result.report.read_text()
     assert "## Compression search" in text and f"**{searched.selected}**" in text
     assert (tmp_path / "report" / "search_path.png").is_file()
+
+
+def _selection_folder(trained: Path, root: Path, per_class: int, rename: str = "") -> Path:
+    folder = root / "select"
+    for source in sorted((trained.parent / "data" / "train").iterdir()):
+        target = folder / (rename or source.name)
+        target.mkdir(parents=True, exist_ok=True)
+        for image in sorted(source.iterdir())[:per_class]:
+            shutil.copy(image, target / f"{source.name}-{image.name}")
+    return folder
+
+
+def test_selection_data_selects_and_the_whole_validation_split_reports(
+    trained: Path, tmp_path: Path
+) -> None:
+    from alexedge.compress.search.runner import search_run
+
+    run = _copy(trained, tmp_path)
+    folder = _selection_folder(trained, tmp_path, per_class=4)
+    ladder = Ladder(dense_modes=("int8",), sparsities=(), clusters=(), qat4=False)
+    search = SearchConfig(max_loss=50.0, selection_data=folder, ladder=ladder)
+    result = search_run(run, COMPRESS, search, say=lambda _: None)
+    selection, reporting = result.doc["search"]["selection"], result.doc["search"]["reporting"]
+    assert selection["source"] == str(folder) and selection["images"] == 12
+    assert sorted(selection["files"])[0] == "class_0/class_0-0000.png"
+    assert reporting["images"] == result.doc["dataset"]["val_images"]
+
+
+def test_selection_data_with_unknown_classes_is_refused_before_any_write(
+    trained: Path, tmp_path: Path
+) -> None:
+    from alexedge.compress.search.runner import search_run
+    from alexedge.errors import DataError
+
+    run = _copy(trained, tmp_path)
+    before = sorted(p.name for p in run.rglob("*"))
+    folder = _selection_folder(trained, tmp_path, per_class=1, rename="zebra")
+    search = SearchConfig(max_loss=1.0, selection_data=folder, ladder=LADDER)
+    with pytest.raises(DataError, match="unknown: zebra"):
+        search_run(run, COMPRESS, search, say=lambda _: None)
+    assert sorted(p.name for p in run.rglob("*")) == before
