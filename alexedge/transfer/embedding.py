@@ -10,6 +10,7 @@ clusters. Every image goes through the project's one evaluation preprocessing
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -18,6 +19,7 @@ import numpy as np
 
 from alexedge.errors import ConfigError, ModelError
 from alexedge.preprocess import eval_transform
+from alexedge.progress import progress_bar
 from alexedge.run import BEST_MODEL
 from alexedge.transfer.feature_file import Features
 from alexedge.transfer.images import SPLITS, ImageList, resolve_images
@@ -87,10 +89,8 @@ def _embed_tflite(model: Path, images: ImageList, config: EmbedConfig) -> Featur
             f"--layer {config.layer!r}: {model} was exported at layer {embedder.layer!r}; "
             "export another with alexedge package RUN --embedder --layer NAME"
         )
-    vectors = [
-        embedder.embed_files(images.files[i : i + config.batch_size])
-        for i in range(0, len(images.files), config.batch_size)
-    ]
+    batches = _batches(images.files, config.batch_size, f"embedding {len(images.files)} images")
+    vectors = [embedder.embed_files(batch) for batch in batches]
     return _features(np.concatenate(vectors), images, embedder.layer, model)
 
 
@@ -102,20 +102,34 @@ def _embed_keras(keras_file: Path, images: ImageList, config: EmbedConfig) -> Fe
     from alexedge.transfer.extractor import feature_model
 
     extractor, layer = feature_model(load_model(keras_file), config.layer)
-    vectors = keras_vectors(extractor, images.files, config.batch_size)
+    description = f"embedding {len(images.files)} images"
+    vectors = keras_vectors(extractor, images.files, config.batch_size, description)
     return _features(vectors, images, layer, keras_file)
 
 
 def keras_vectors(
-    extractor: keras.Model, files: tuple[str, ...] | list[str], batch_size: int = 64
+    extractor: keras.Model,
+    files: Sequence[str],
+    batch_size: int = 64,
+    progress: str | None = None,
 ) -> np.ndarray:
-    """``extractor``'s vectors of image files, batch by batch, in inference mode."""
+    """``extractor``'s vectors of image files, batch by batch, in inference mode.
+
+    ``progress``: a description to show a progress bar under (``None``: silent).
+    """
     size = int(extractor.input_shape[1])
     parts = []
-    for start in range(0, len(files), batch_size):
-        pixels = np.stack([eval_transform(f, size) for f in files[start : start + batch_size]])
-        parts.append(np.asarray(extractor(pixels.astype(np.float32), training=False)))
+    for batch in _batches(files, batch_size, progress):
+        pixels = np.stack([eval_transform(f, size) for f in batch]).astype(np.float32)
+        parts.append(np.asarray(extractor(pixels, training=False)))
     return np.concatenate(parts).astype(np.float32)
+
+
+def _batches(
+    files: Sequence[str], batch_size: int, progress: str | None
+) -> Iterator[Sequence[str]]:
+    batches = [files[i : i + batch_size] for i in range(0, len(files), batch_size)]
+    yield from batches if progress is None else progress_bar(batches, progress)
 
 
 def _features(vectors: np.ndarray, images: ImageList, layer: str, source: Path) -> Features:
