@@ -55,7 +55,7 @@ def test_options_default_to_not_given(module: Any, name: str) -> None:
 @pytest.mark.parametrize(
     ("module", "name", "configs"),
     [
-        (train_cli, "train", (TrainConfig(), Augmentation())),
+        (train_cli, "train", (TrainConfig(), Augmentation(), DataConfig(Path()))),
         (compress_cli, "compress", (CompressConfig(),)),
         (pipeline_cli, "pipeline", (TrainConfig(), CompressConfig())),
     ],
@@ -73,6 +73,7 @@ def test_help_shows_the_dataclass_defaults(module: Any, name: str, configs: tupl
     if name == "train":
         assert (shown["learning_rate"], shown["pca_sigma"]) == ("0.1", "0.1")
         assert (shown["nesterov"], shown["random_resized_crop"]) == ("--nesterov", "--fixed-crop")
+        assert (shown["layout"], shown["val_fraction"]) == ("auto", "0.1")
     if name == "compress":
         assert (shown["sparsities"], shown["skip_layers"], shown["io_type"]) == (
             "0.75",

@@ -20,6 +20,7 @@ from alexedge.cli.options import show_config_defaults
 from alexedge.errors import ConfigError
 from alexedge.quiet import import_tensorflow
 from alexedge.train.config import Augmentation, TrainConfig
+from alexedge.train.run_config import DataConfig
 
 __all__ = ["register"]
 
@@ -217,7 +218,7 @@ def train(
     _print_outcome(outcome)
 
 
-show_config_defaults(train, TrainConfig(), Augmentation())
+show_config_defaults(train, TrainConfig(), Augmentation(), DataConfig(Path()))
 
 
 def _int_list(text: str | None, option: str) -> tuple[int, ...] | None:
