@@ -33,7 +33,7 @@ from alexedge.run import (
 from alexedge.train.callbacks import read_state
 from alexedge.train.config import TrainConfig
 from alexedge.train.distribute import is_chief, make_strategy
-from alexedge.train.eta import duration, start_line
+from alexedge.train.eta import start_line
 from alexedge.train.evaluate import evaluate_model, update_metrics
 from alexedge.train.models import get_spec
 from alexedge.train.models.registry import resolve_options
@@ -169,6 +169,6 @@ def _timing(config: TrainConfig, result: loop.TrainResult, started: float) -> di
     if not config.time_budget:
         return {"run_seconds": round(seconds, 1)}
     budget = config.time_budget * 60
-    say(f"run took {duration(seconds)} of its {duration(budget)} time budget")
+    say(f"run took {seconds:.0f} s of its {budget:.0f} s time budget ({seconds / budget:.0%})")
     plan = {"minutes": config.time_budget, "planned_epochs": result.planned_epochs}
     return {"run_seconds": round(seconds, 1), "time_budget": plan}
