@@ -229,3 +229,25 @@ def test_compress_package_and_report_take_a_fine_tuned_run(
     assert (bundle.folder / "model.tflite").is_file()
     report = write_report(run).report.read_text()
     assert "Weights from `" in report and "fc8 started fresh" in report
+
+
+@pytest.mark.parametrize(
+    ("args", "why"),
+    [
+        ((), "input 64 px (the quick recipe's; --size N chooses another)"),
+        (("--size", "40"), "input 40 px (given;"),
+    ],
+)
+def test_the_first_line_names_the_input_size_and_why(
+    tmp_path: Path, args: tuple[str, ...], why: str
+) -> None:
+    """Images of 48 px train at the recipe's 64 unless --size says otherwise."""
+    data = write_colour_dataset(tmp_path / "data", 2, 4, 2, 48)
+    taken = tmp_path / "taken"
+    (taken / "keep").mkdir(parents=True)  # the run stops at its non-empty folder
+    result = CliRunner().invoke(
+        train_app(), ["train", "--data", str(data), "--out", str(taken), *args]
+    )
+    first = result.output.splitlines()[0]
+    assert "picked from the data (48px images, 4 per class)" in first and why in first, first
+    assert_one_line_error(result, "folder exists and is not empty")

@@ -60,7 +60,8 @@ def test_train_writes_a_complete_run_folder(run: tuple[Path, str]) -> None:
     # No --preset/--config: the recipe comes from the data, and the first line says so.
     assert output.splitlines()[0] == (
         "recipe: quick, picked from the data (32px images, 8 per class), with 5 option(s) "
-        "changed; --preset NAME or --config FILE chooses another"
+        "changed; --preset NAME or --config FILE chooses another; input 32 px (given; "
+        "--size N chooses another)"
     ), output
     for name in [
         "config.toml",

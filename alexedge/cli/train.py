@@ -19,6 +19,7 @@ from alexedge.cli.errors import handle_errors
 from alexedge.cli.options import show_config_defaults
 from alexedge.errors import ConfigError
 from alexedge.quiet import import_tensorflow
+from alexedge.train.backbone import FREEZE_EPOCHS
 from alexedge.train.config import Augmentation, TrainConfig
 from alexedge.train.run_config import DataConfig
 
@@ -26,8 +27,9 @@ __all__ = ["register"]
 
 _RECIPE = "Recipe (default: --config/--preset, else picked from the data; shown: quick recipe)"
 _INPUT = "Input (default: --config, else auto without a cache)"
+_FINE_TUNE = "Fine-tune (with --init-from RUN)"
 # ``train``'s options that are not recipe options: the run's and the dataset's.
-_RUN_OPTIONS = ("data", "out", "config", "preset", "resume")
+_RUN_OPTIONS = ("data", "out", "config", "preset", "resume", "init_from")
 _DATA_OPTIONS = ("classes", "classes_file", "layout", "val_fraction")
 
 
@@ -67,6 +69,33 @@ def train(
     ] = None,
     resume: Annotated[
         Path | None, typer.Option(help="Continue this run folder from its last finished epoch.")
+    ] = None,
+    init_from: Annotated[
+        Path | None,
+        typer.Option(
+            help="Fine-tune this finished run for --data's classes: every layer copied but "
+            "the classifier head, which starts fresh; the run's model, --size and model "
+            "options are the defaults, its input normalization is kept.",
+            rich_help_panel=_FINE_TUNE,
+        ),
+    ] = None,
+    freeze_epochs: Annotated[
+        int | None,
+        typer.Option(
+            help="Train the new head alone for the first N epochs, the copied layers frozen "
+            f"(batch norm in inference mode). Default with --init-from: {FREEZE_EPOCHS}, at "
+            "most --epochs minus 1 (not yet chosen by measurement); --epochs: a linear probe.",
+            rich_help_panel=_FINE_TUNE,
+            show_default=False,
+        ),
+    ] = None,
+    finetune_lr_scale: Annotated[
+        float | None,
+        typer.Option(
+            help="After the frozen epochs every layer trains at the schedule's rate times this "
+            "(not yet chosen by measurement).",
+            rich_help_panel=_FINE_TUNE,
+        ),
     ] = None,
     input_size: Annotated[int | None, _opt("Input size in pixels.", "--size")] = None,
     width: Annotated[float | None, _opt("Conv channel multiplier.")] = None,
@@ -201,13 +230,14 @@ def train(
     recipe["cache_dir"] = None if cache_dir is None else str(cache_dir)
     if resume is not None:
         given = {**recipe, **data_options, "out": out, "config": config, "preset": preset}
+        given["init_from"] = init_from
         _refuse_with_resume(ctx, given)
         import_tensorflow()
         from alexedge.train.session import resume_run
 
         outcome = resume_run(resume, data)
     else:
-        run_config, recipe_line = _run_config(data, config, preset, recipe, data_options)
+        run_config, recipe_line = _run_config(data, config, preset, recipe, data_options, init_from)
         typer.echo(recipe_line)
         import_tensorflow()
         from alexedge.train.session import train_run
@@ -249,11 +279,14 @@ def _run_config(
     preset: str | None,
     recipe: dict[str, Any],
     data_options: dict[str, Any],
+    init_from: Path | None = None,
 ) -> tuple[Any, str]:
-    """The run's config and the line saying where its recipe came from.
+    """The run's config and the line saying where its recipe and input size came from.
 
     Without ``--config`` or ``--preset`` the recipe is picked from the data
     (``presets.recipe_for_data``); recipe options override whichever base it is.
+    ``init_from``: the backbone's architecture replaces the base's
+    (``backbone.fine_tune_config``).
     """
     from alexedge.data.dataset import check_root
     from alexedge.train.presets import data_shape, get_preset, recipe_for_data
@@ -275,17 +308,28 @@ def _run_config(
     given = [k for k, v in recipe.items() if v is not None]
     changed = f", with {len(given)} option(s) changed" if given else ""
     if base is not None:
-        train_base, line = base.train, f"recipe: {config}{changed}"
+        train_base, line, size_from = base.train, f"recipe: {config}{changed}", "the config's"
     elif preset is not None:
         train_base, line = get_preset(preset), f"recipe: preset {preset}{changed}"
+        size_from = f"preset {preset}'s"
     else:
         picked = recipe_for_data(data_shape(data_config.load(recipe["seed"] or 0)))
-        train_base = picked.config
+        train_base, size_from = picked.config, f"the {picked.name} recipe's"
         line = (
             f"recipe: {picked.name}, picked from the data ({picked.why}){changed}; "
             "--preset NAME or --config FILE chooses another"
         )
-    return RunConfig(data_config, train_config_with(train_base, **recipe)), line
+    if init_from is not None:
+        from alexedge.train.backbone import fine_tune_config, read_backbone
+
+        train = fine_tune_config(train_base, read_backbone(init_from), **recipe)
+        size_from = f"the backbone's, {init_from}"
+    else:
+        train = train_config_with(train_base, **recipe)
+    if recipe["input_size"] is not None:
+        size_from = "given"
+    line += f"; input {train.input_size} px ({size_from}; --size N chooses another)"
+    return RunConfig(data_config, train), line
 
 
 def _print_outcome(outcome: Any) -> None:

@@ -121,7 +121,11 @@ class TrainConfig:
     rather than to mixed, erased or TrivialAugment-ed ones (He et al. 2019, "Data
     augmentation revisited"). ``time_budget`` M > 0 trains as many epochs as fit in M
     minutes on this machine, ``epochs`` at most, the schedule spanning exactly those
-    (``alexedge.train.budget``).
+    (``alexedge.train.budget``). ``init_from`` names a finished run whose layers start
+    this one, all but the classifier head (``alexedge.train.transfer``): the first
+    ``freeze_epochs`` train the new head alone, then every layer trains at
+    ``finetune_lr_scale`` times the schedule's rate, so the copied features are
+    adjusted rather than overwritten by the large steps a fresh network takes.
     """
 
     model: str = "alexnet-reduced"
@@ -145,6 +149,9 @@ class TrainConfig:
     label_smoothing: float = 0.1
     augmentation: Augmentation = field(default_factory=Augmentation)
     plain_epochs: int = 0  # the last N epochs without mixing, erasing, TrivialAugment
+    init_from: str = ""  # a finished run whose layers start this one (train.backbone)
+    freeze_epochs: int = 0  # with init_from: the first N epochs train the new head alone
+    finetune_lr_scale: float = 0.1  # with init_from: the rate x this once all layers train
     precision: str = "float32"
     xla: bool = False
     strategy: str = "auto"
@@ -161,6 +168,7 @@ class TrainConfig:
         self._check_ranges()
         self._check_choices()
         self._check_model_options()
+        self._check_fine_tune()
 
     def _check_ranges(self) -> None:
         _require(self.epochs >= 1, f"--epochs must be at least 1, got {self.epochs}")
@@ -249,6 +257,28 @@ class TrainConfig:
                 isinstance(value, _SCALARS),
                 f"model option {name} must be a number, true/false or text, got {value!r}",
             )
+
+    def _check_fine_tune(self) -> None:
+        _require(
+            0 <= self.freeze_epochs <= self.epochs,
+            f"--freeze-epochs must be between 0 and --epochs ({self.epochs}), "
+            f"got {self.freeze_epochs}",
+        )
+        _require(
+            not self.freeze_epochs or self.init_from,
+            "--freeze-epochs trains the new head of a fine-tune alone; it needs --init-from RUN",
+        )
+        _require(
+            0 < self.finetune_lr_scale <= 1,
+            f"--finetune-lr-scale must be in (0, 1], got {self.finetune_lr_scale}",
+        )
+        # A frozen layer's weights change places in ``model.get_weights()``: a mean
+        # over epochs on both sides of the unfreezing would mix up layers.
+        _require(
+            self.average_epochs <= self.epochs - self.freeze_epochs,
+            f"--average-epochs ({self.average_epochs}) must not reach into the "
+            f"--freeze-epochs ({self.freeze_epochs}): the mean is of whole-network epochs",
+        )
 
     def lr_drop_epochs(self) -> tuple[int, ...]:
         """Epochs after which the step schedule divides the learning rate by 10.

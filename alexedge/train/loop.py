@@ -48,6 +48,7 @@ from alexedge.train.models import build_model
 from alexedge.train.models.registry import logits_output
 from alexedge.train.precision import build_with_precision, float32_model
 from alexedge.train.schedule import Scaled, make_schedule
+from alexedge.train.transfer import set_frozen, start_from_backbone, training_phases
 
 __all__ = [
     "EVAL_BATCH_SIZE",
@@ -120,16 +121,18 @@ def compile_for_training(
     learning_rate,
     num_classes: int,
     from_logits: bool | None = None,
+    optimizer: keras.optimizers.Optimizer | None = None,
 ) -> None:
     """Compile with the config's optimizer, loss, top-1/top-5 metrics and XLA setting.
 
     ``from_logits`` defaults to whether ``model`` ends in logits rather than a softmax,
-    so this also compiles a softmax model (pruning fine-tuning does).
+    so this also compiles a softmax model (pruning fine-tuning does). ``optimizer``
+    recompiles with one that already trained (its steps and momenta carry on).
     """
     if from_logits is None:
         from_logits = not isinstance(model.layers[-1], keras.layers.Softmax)
     model.compile(
-        optimizer=make_optimizer(config, learning_rate, model),
+        optimizer=optimizer or make_optimizer(config, learning_rate, model),
         loss=make_loss(config, from_logits=from_logits),
         metrics=[
             keras.metrics.CategoricalAccuracy(name="top1"),
@@ -194,16 +197,39 @@ def _open_session(
     steps: int,
     strategy: tf.distribute.Strategy,
 ) -> _Session:
-    """Build (and on resume restore) the model, its logits view and optimizer in scope."""
+    """Build (and on resume restore) the model, its logits view and optimizer in scope.
+
+    A fine-tune's model starts from its backbone's layers; resumed, from ``last.keras``.
+    """
     with strategy.scope():
         model = build_network(config, num_classes, stats)
+        if config.init_from and not state.epochs_done:
+            start_from_backbone(model, config)
         trainer = logits_model(model)
         schedule = make_schedule(config, steps, state.lr_scale)
         compile_for_training(trainer, config, schedule, num_classes, from_logits=True)
+        if config.freeze_epochs:
+            # Slots for every layer now, while all are trainable: the frozen epochs'
+            # checkpoints then hold the same optimizer state as the later ones.
+            trainer.optimizer.build(trainer.trainable_variables)
         checkpoints = Checkpoints(run_dir, model, trainer.optimizer)
         if state.epochs_done:
             checkpoints.restore_last(trainer.trainable_variables, state.epochs_done * steps)
     return _Session(model, trainer, schedule, checkpoints)
+
+
+def _set_phase(session: _Session, config: TrainConfig, num_classes: int, frozen: bool) -> None:
+    """Freeze or unfreeze a fine-tune's copied layers (``alexedge.train.transfer``).
+
+    Keras sees a change of ``trainable`` only when compiled again; the optimizer is kept,
+    so its step count (the schedule's position) and momenta carry on.
+    """
+    if config.init_from and set_frozen(session.model, frozen):
+        with session.trainer.distribute_strategy.scope():
+            optimizer = session.trainer.optimizer
+            compile_for_training(
+                session.trainer, config, session.schedule, num_classes, True, optimizer
+            )
 
 
 def _datasets(
@@ -212,7 +238,7 @@ def _datasets(
     num_classes: int,
     stats: ChannelStats,
     config: TrainConfig,
-    epochs_done: int,
+    epochs: range,
 ) -> tuple[tf.data.Dataset, tf.data.Dataset]:
     # Epoch e's batches depend on (seed, e) only: a resumed run replays what the
     # uninterrupted run would have seen. Each epoch is exactly ``steps_per_epoch`` full
@@ -226,7 +252,7 @@ def _datasets(
         stats,
         config.augmentation,
         config.seed,
-        range(epochs_done, config.epochs),
+        epochs,
         cache_dir=config.cache_dir,
         plain_from=config.epochs - config.plain_epochs,
     )
@@ -265,6 +291,7 @@ def train(
         return _result(model, config, state)
     steps = steps_per_epoch(len(train_split), config.batch_size)
     session = _open_session(config, num_classes, stats, run_dir, state, steps, strategy)
+    _set_phase(session, config, num_classes, frozen=state.epochs_done < config.freeze_epochs)
     chief = is_chief(strategy)
     if config.time_budget and not state.planned_epochs:
         data = (train_split, val_split, num_classes, stats)
@@ -279,15 +306,19 @@ def train(
         callbacks.insert(0, average)
     if chief:
         callbacks += [*_tensorboard(run_dir), progress_callback(config.epochs, steps)]
-    if not state.epochs_finished(config):  # else only the averaging was left undone
-        train_data, val_data = _datasets(
-            train_split, val_split, num_classes, stats, config, state.epochs_done
-        )
+    # One phase, or a fine-tune's frozen then unfrozen epochs; none when only the
+    # averaging was left undone.
+    for phase in training_phases(config, state.epochs_done):
+        if recorder.state.epochs_finished(config):
+            break  # stopped early
+        _set_phase(session, config, num_classes, phase.frozen)
+        epochs = range(phase.start, phase.stop)
+        train_data, val_data = _datasets(train_split, val_split, num_classes, stats, config, epochs)
         session.trainer.fit(
             train_data,
             validation_data=val_data,
-            epochs=config.epochs,
-            initial_epoch=state.epochs_done,
+            epochs=phase.stop,
+            initial_epoch=phase.start,
             steps_per_epoch=steps,
             callbacks=callbacks,
             verbose=0,
@@ -328,7 +359,7 @@ def _plan_budget(
         callbacks += [*_tensorboard(run_dir), progress]
     timer = FirstEpochTimer(steps, config.batch_size, len(data[1]))
     epoch = state.epochs_done
-    train_data, val_data = _datasets(*data, config, epoch)
+    train_data, val_data = _datasets(*data, config, range(epoch, epoch + 1))
     session.trainer.fit(
         train_data,
         validation_data=val_data,

@@ -30,6 +30,7 @@ from alexedge.run import (
     reload_dataset,
     remove_stale_temporaries,
 )
+from alexedge.train.backbone import Backbone, read_backbone
 from alexedge.train.callbacks import read_state
 from alexedge.train.config import TrainConfig
 from alexedge.train.distribute import is_chief, make_strategy
@@ -45,6 +46,7 @@ from alexedge.train.run_config import (
     read_run_config,
     write_run_config,
 )
+from alexedge.train.transfer import CopyPlan, check_backbone_fits, load_backbone_model
 
 __all__ = ["RunOutcome", "check_model", "resume_run", "train_run"]
 
@@ -94,8 +96,14 @@ def train_run(config: RunConfig, out: Path, allowed: tuple[str, ...] = ()) -> Ru
     dataset = config.data.load(config.train.seed)
     if chief:
         check_new_run_folder(out, allowed)
+    backbone = None
+    if config.train.init_from:
+        backbone, plan = _check_backbone(config.train, dataset.num_classes)
+        config = RunConfig(config.data, config.train.replace(init_from=str(backbone.run)))
     prepare_cache_dir(config.train.cache_dir)
     data = prepare_data(dataset, config.train.input_size, input_mode=config.train.input_mode)
+    if backbone is not None:
+        data = _with_backbone_normalization(data, backbone)
     if chief:
         recorded = dataclasses.replace(
             config.data, root=Path(dataset.root).resolve(), layout=dataset.layout
@@ -104,7 +112,26 @@ def train_run(config: RunConfig, out: Path, allowed: tuple[str, ...] = ()) -> Ru
         write_run_config(out / RUN_CONFIG, RunConfig(recorded, config.train))
         write_json(out / TRAIN_CONFIG, dataclasses.asdict(config.train))
         write_data_files(out, data, config.data.val_fraction, config.train.seed)
+        if backbone is not None:
+            say(plan.line(backbone))
+            record = {**backbone.record(), "copied": plan.copied, "fresh": plan.fresh}
+            update_metrics(out, {"init_from": record})
     return _fit_and_evaluate(data, config.train, out, chief, 0, started)
+
+
+def _check_backbone(config: TrainConfig, num_classes: int) -> tuple[Backbone, CopyPlan]:
+    """The backbone run and which layers it gives, before anything is written."""
+    backbone = read_backbone(Path(config.init_from))
+    source = load_backbone_model(backbone)
+    model = loop.build_network(config, num_classes, backbone.stats)
+    return backbone, check_backbone_fits(config, model, source, backbone)
+
+
+def _with_backbone_normalization(data: PreparedData, backbone: Backbone) -> PreparedData:
+    # The copied layers learned on inputs normalized by the backbone's mean/std; the
+    # new images' colour basis still drives their PCA lighting.
+    stats = dataclasses.replace(data.stats, mean=backbone.stats.mean, std=backbone.stats.std)
+    return dataclasses.replace(data, stats=stats)
 
 
 def resume_run(run_dir: Path, data_root: Path | None = None) -> RunOutcome:
