@@ -22,7 +22,8 @@ Version 3 is version 2 plus, optionally, a top-level ``search`` (``alexedge comp
 images, verdict and time, the images that selected and reported, and the ``selected``
 variant, which must be a row of ``variants``; ``search.record``) and, per variant,
 ``measured_on``: ``reporting`` when its accuracy was measured on the reporting half of
-the validation split only (absent: on all of it). Versions 1 and 2 are still read.
+the validation split only (absent: on all of it). A search writes its document whole:
+rows measured on other images are not merged into it. Versions 1 and 2 are still read.
 
 ``alexedge compress`` merges into an existing document: variants it made again are
 replaced, others (whose files still exist) are kept, unknown top-level keys stay.

@@ -1,5 +1,5 @@
 """What the search writes like ``alexedge compress`` does: labelled files, Keras scores and a
-merged, validated ``variants.json``.
+validated ``variants.json``.
 
 These mirror private helpers of the compress family (its Keras prediction in batches, the
 metadata every variant carries, the document's header) rather than importing them: the
@@ -16,12 +16,12 @@ import numpy as np
 
 from alexedge.compress.config import CompressConfig
 from alexedge.compress.inputs import RunInputs
-from alexedge.compress.schema import SCHEMA_VERSION, merge_variants_doc, validate_variants_doc
+from alexedge.compress.schema import SCHEMA_VERSION, validate_variants_doc
 from alexedge.config import config_to_dict
 from alexedge.preprocess import MODEL_INPUT_MEAN, MODEL_INPUT_STD
-from alexedge.run import VARIANTS_DIR, VARIANTS_JSON
+from alexedge.run import VARIANTS_JSON
 
-__all__ = ["labelled", "predict", "variants_document"]
+__all__ = ["earlier_rows", "labelled", "predict", "variants_document"]
 
 
 def predict(model: Any, crops: np.ndarray, batch: int = 64) -> np.ndarray:
@@ -54,8 +54,13 @@ def variants_document(
     rows: Sequence[Mapping[str, Any]],
     search: Mapping[str, Any],
 ) -> dict[str, Any]:
-    """The run's ``variants.json`` with these rows and the ``search`` record, merged into
-    what is there (rows of other names whose files exist stay) and validated."""
+    """The run's ``variants.json``: these rows, their Keras scores and the ``search``
+    record, validated.
+
+    Unlike ``compress``, nothing of an earlier document is merged in: its rows were
+    measured on the whole validation split and compared with the float model there, and
+    one table must compare like with like. Their files stay in ``RUN/variants/``.
+    """
     train = inputs.decoded_train
     skipped = len(inputs.val_split.skipped) + (len(train.skipped) if train else 0)
     new = {
@@ -75,14 +80,15 @@ def variants_document(
         "compress": config_to_dict(config),
         "search": dict(search),
     }
-    doc = merge_variants_doc(new, _previous(inputs), inputs.run_dir / VARIANTS_DIR)
-    validate_variants_doc(doc)
-    return doc
+    validate_variants_doc(new)
+    return new
 
 
-def _previous(inputs: RunInputs) -> dict[str, Any] | None:
+def earlier_rows(inputs: RunInputs) -> int:
+    """How many variant rows the run's ``variants.json`` holds now (0: none, or unreadable)."""
     try:
         doc = json.loads((inputs.run_dir / VARIANTS_JSON).read_text())
     except (OSError, ValueError):
-        return None
-    return doc if isinstance(doc, dict) and isinstance(doc.get("variants"), list) else None
+        return 0
+    rows = doc.get("variants") if isinstance(doc, dict) else None
+    return len(rows) if isinstance(rows, list) else 0

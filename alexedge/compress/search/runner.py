@@ -8,7 +8,8 @@ saved graphs are kept for the whole search, so the int8 and int4 files of one pr
 model, and the clustering and int4-aware fine-tune on top of it, pay for its pruning
 once. Candidate files live in a temporary folder; only the selected file and the float32
 reference are written to ``RUN/variants/``, measured on the reporting images, and
-``RUN/variants.json`` gets the ``search`` record of every candidate tried.
+``RUN/variants.json`` holds those two rows and the ``search`` record of every candidate
+tried (an earlier compress's rows, measured on other images, are not carried over).
 """
 
 from __future__ import annotations
@@ -29,7 +30,12 @@ from alexedge.compress.config import CompressConfig
 from alexedge.compress.diagnostics.measure import VariantMeasurement, measure_variant
 from alexedge.compress.inputs import RunInputs, load_run_inputs
 from alexedge.compress.search.config import SearchConfig
-from alexedge.compress.search.document import labelled, predict, variants_document
+from alexedge.compress.search.document import (
+    earlier_rows,
+    labelled,
+    predict,
+    variants_document,
+)
 from alexedge.compress.search.images import Half, SearchImages, search_images
 from alexedge.compress.search.record import search_record
 from alexedge.compress.search.search import Result, SearchOutcome, run_search
@@ -97,7 +103,7 @@ def search_run(
             clock,
         )
         say(_summary(outcome, search))
-        doc = _write_document(inputs, config, search, images, evaluator, outcome)
+        doc = _write_document(inputs, config, search, images, evaluator, outcome, say)
     return SearchRunResult(run_dir, doc, outcome)
 
 
@@ -291,6 +297,7 @@ def _write_document(
     images: SearchImages,
     evaluator: _Evaluator,
     outcome: SearchOutcome,
+    say: Say,
 ) -> dict[str, Any]:
     """The float32 reference and the selected file measured on the reporting images, and
     the ``search`` record, merged into ``variants.json`` as ``compress`` merges."""
@@ -315,5 +322,7 @@ def _write_document(
     )
     rows = [{**m.to_dict(), **extras[m.name]} for m in measured]
     doc = variants_document(inputs, config, keras, rows, record)
+    if earlier := earlier_rows(inputs):
+        say(f"variants.json: its {earlier} earlier rows are replaced (their files stay)")
     write_json(inputs.run_dir / VARIANTS_JSON, doc)
     return doc
