@@ -102,52 +102,23 @@ def plot_search_path(search: Mapping[str, Any], path: Path) -> Path:
     measured = [c for c in search["candidates"] if "loss" in c]
     figure = new_figure(7.5, 5)
     ax = figure.add_subplot()
-    xs = [c["gzip_bytes"] for c in measured]
-    ys = [c["loss"] for c in measured]
-    ax.plot(xs, ys, color="lightgrey", lw=0.8, zorder=1, label="order tried")
+    ax.plot(*_xy(measured), color="lightgrey", lw=0.8, zorder=1, label="order tried")
     met = [c for c in measured if c["verdict"] == _MET]
     missed = [c for c in measured if c["verdict"] != _MET]
-    ax.scatter([c["gzip_bytes"] for c in met], [c["loss"] for c in met], label="met", zorder=2)
-    ax.scatter(
-        [c["gzip_bytes"] for c in missed],
-        [c["loss"] for c in missed],
-        marker="x",
-        color="tab:red",
-        label="missed",
-        zorder=2,
-    )
+    ax.scatter(*_xy(met), label="met", zorder=2)
+    ax.scatter(*_xy(missed), marker="x", color="tab:red", label="missed", zorder=2)
     front = _front(met)
     if front:
-        ax.step(
-            [c["gzip_bytes"] for c in front],
-            [c["loss"] for c in front],
-            where="post",
-            ls="--",
-            color="tab:blue",
-            lw=0.8,
-            label="front of those met",
-        )
+        ax.step(*_xy(front), where="post", ls="--", color="tab:blue", lw=0.8, label="front")
     for c in measured:
-        ax.annotate(
-            str(numbers[c["name"]]),
-            (c["gzip_bytes"], c["loss"]),
-            fontsize=7,
-            xytext=(3, 3),
-            textcoords="offset points",
-        )
+        where = (c["gzip_bytes"], c["loss"])
+        ax.annotate(str(numbers[c["name"]]), where, fontsize=7, xytext=(3, 3),
+                    textcoords="offset points")  # fmt: skip
     chosen = [c for c in measured if c["name"] == search.get("selected")]
     if chosen:
-        c = chosen[0]
-        ax.scatter(
-            [c["gzip_bytes"]],
-            [c["loss"]],
-            marker="*",
-            s=200,
-            color="gold",
-            edgecolor="black",
-            zorder=3,
-            label=f"selected: {c['name']}",
-        )
+        label = f"selected: {chosen[0]['name']}"
+        ax.scatter(*_xy(chosen), marker="*", s=200, color="gold", edgecolor="black", zorder=3,
+                   label=label)  # fmt: skip
     ax.axhline(search["limits"]["max_loss"], color="grey", ls=":", lw=0.8, label="--max-loss")
     ax.set_xscale("log")
     ax.invert_yaxis()
@@ -156,6 +127,10 @@ def plot_search_path(search: Mapping[str, Any], path: Path) -> Path:
     ax.set_title("Search path (numbers: the order tried, as in the table)")
     ax.legend(loc="lower right", fontsize=8)
     return save_png(figure, path)
+
+
+def _xy(candidates: Sequence[Mapping[str, Any]]) -> tuple[list[float], list[float]]:
+    return [c["gzip_bytes"] for c in candidates], [c["loss"] for c in candidates]
 
 
 def _front(met: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
