@@ -251,3 +251,13 @@ def test_the_first_line_names_the_input_size_and_why(
     first = result.output.splitlines()[0]
     assert "picked from the data (48px images, 4 per class)" in first and why in first, first
     assert_one_line_error(result, "folder exists and is not empty")
+
+
+def test_a_time_budget_keeps_the_head_alone_epochs_within_its_plan() -> None:
+    from alexedge.train.budget import planned_config
+
+    config = TrainConfig(epochs=20, init_from="run", freeze_epochs=3, average_epochs=5)
+    planned = planned_config(config, 10)
+    assert (planned.freeze_epochs, planned.average_epochs) == (3, 2)
+    short = planned_config(config, 2)
+    assert (short.freeze_epochs, short.average_epochs) == (2, 0)

@@ -130,10 +130,14 @@ def planned_config(config: TrainConfig, epochs: int) -> TrainConfig:
         return 0 if n == 0 else min(epochs, max(1, round(n * epochs / config.epochs)))
 
     steps = sorted({round(e * epochs / config.epochs) for e in config.step_epochs})
-    average = min(scaled(config.average_epochs), epochs - 1)
+    # A fine-tune's head-alone epochs keep their count, within the plan and before
+    # the averaged ones.
+    freeze = min(config.freeze_epochs, epochs)
+    average = min(scaled(config.average_epochs), epochs - 1, epochs - freeze)
     return dataclasses.replace(
         config,
         epochs=epochs,
+        freeze_epochs=freeze,
         average_epochs=average,
         swa_lr=config.swa_lr if average else 0.0,
         plain_epochs=scaled(config.plain_epochs),
