@@ -25,9 +25,10 @@ from alexedge.train import loop
 from alexedge.train.backbone import read_backbone
 from alexedge.train.callbacks import read_history, read_state
 from alexedge.train.config import TrainConfig
+from alexedge.train.models import build_model, list_models
 from alexedge.train.run_config import DataConfig, RunConfig
 from alexedge.train.session import resume_run, train_run
-from alexedge.train.transfer import start_from_backbone
+from alexedge.train.transfer import copy_backbone, plan_copy, start_from_backbone
 
 TINY = ["--size", "32", "--width", "0.0625", "--fc-units", "16", "--dropout", "0"]
 TINY += ["--batch-size", "8", "--lr", "0.05"]
@@ -261,3 +262,26 @@ def test_a_time_budget_keeps_the_head_alone_epochs_within_its_plan() -> None:
     assert (planned.freeze_epochs, planned.average_epochs) == (3, 2)
     short = planned_config(config, 2)
     assert (short.freeze_epochs, short.average_epochs) == (2, 0)
+
+
+@pytest.mark.parametrize("spec", list_models(), ids=lambda s: s.name)
+def test_every_family_copies_all_but_its_head(spec) -> None:
+    """A 3-class network of each family starts a 2-class one: every layer with weights
+    copied but ``fc8``; a wider one cannot start it."""
+    options = dict(spec.tiny_options)
+    size = spec.tiny_input_size
+    keras.utils.set_random_seed(0)
+    source = build_model(spec.name, 3, size, **options)
+    model = build_model(spec.name, 2, size, **options)
+    plan = plan_copy(model, source)
+    weighted = {layer.name for layer in model.layers if layer.weights}
+    assert plan.fresh == (HEAD,) and set(plan.copied) == weighted - {HEAD}
+    assert not plan.mismatched
+    copy_backbone(model, source, plan)
+    for name in plan.copied:
+        _assert_same(
+            model.get_layer(name).get_weights(), source.get_layer(name).get_weights(), name
+        )
+    if "fc_units" in options:
+        wider = build_model(spec.name, 2, size, **{**options, "fc_units": 2 * options["fc_units"]})
+        assert plan_copy(wider, source).mismatched
