@@ -1,4 +1,9 @@
-"""The paper's crops: 10-crop ordering, training augmentation shapes, ranges, seeds."""
+"""Training augmentation and evaluation views, each checked so that skipping it fails.
+
+The paper's random crops and flips, PCA colour noise, random-resized crops, mixup, CutMix,
+random erasing (TrivialAugment: ``test_trivial_augment``), and the centre and 10-crop
+views evaluation reports; also shapes, pixel ranges and seeding of the training stream.
+"""
 
 from __future__ import annotations
 
@@ -55,6 +60,25 @@ def test_ten_crop_predict_averages_the_ten_crops() -> None:
     np.testing.assert_allclose(ten_crop_predict(predict, split, SIZE, 2), expected, rtol=1e-5)
 
 
+def test_evaluation_reports_the_centre_view_and_the_mean_of_ten() -> None:
+    """``predict_split`` is what ``evaluate_model`` and ``alexedge evaluate`` report."""
+    from alexedge.train.input_pipeline import predict_split
+
+    split = _split(5)
+
+    def predict(x: np.ndarray) -> np.ndarray:  # a "model" whose output is its channel means
+        return x.mean(axis=(1, 2))
+
+    views = predict_split(predict, split, SIZE, ten_crop=True, chunk_size=2)
+    top = (BASE - SIZE) // 2
+    centre = split.images[:, top : top + SIZE, top : top + SIZE].mean(axis=(1, 2))
+    ten = np.stack([ten_crop(img, SIZE).mean(axis=(0, 1, 2)) for img in split.images])
+    np.testing.assert_allclose(views.centre, centre, rtol=1e-5)
+    np.testing.assert_allclose(views.ten_crop, ten, rtol=1e-5)
+    assert not np.allclose(centre, ten)  # the two views differ on these images
+    np.testing.assert_array_equal(views.labels, split.labels)
+
+
 def _first_batch(seed: int, rrc: bool, pca_sigma: float = 0.1) -> tuple[np.ndarray, np.ndarray]:
     from alexedge.train.config import Augmentation
     from alexedge.train.input_pipeline import train_dataset
@@ -101,6 +125,46 @@ def test_plain_crop_is_an_exact_window_of_a_base_image() -> None:
     resized, _ = _first_batch(1, rrc=True, pca_sigma=0.0)
     assert all(is_window(c.astype(np.uint8), base) for c in plain)
     assert not all(is_window(np.round(c).astype(np.uint8), base) for c in resized)
+
+
+def _one_image_stream(image: np.ndarray, n: int, augmentation, stats=None) -> np.ndarray:
+    """A batch of ``n`` training draws from copies of one base image."""
+    from alexedge.train.input_pipeline import train_dataset
+
+    images = np.repeat(image[None], n, axis=0)
+    labels = (np.arange(n) % CLASSES).astype(np.int32)
+    split = DecodedSplit(images, labels, tuple(f"{i}.jpg" for i in range(n)), ())
+    stats = stats or channel_stats(images)
+    data = train_dataset(split, CLASSES, SIZE, n, stats, augmentation, seed=0)
+    return next(iter(data))[0].numpy()
+
+
+def test_crops_move_and_mirror_from_draw_to_draw() -> None:
+    """The paper's crop: any window of the base image, mirrored half the time."""
+    from alexedge.train.config import Augmentation
+
+    crops = _one_image_stream(_coordinate_image(BASE, BASE), 32, Augmentation(pca_sigma=0.0))
+    mirrored = crops[:, 0, 0, 1] > crops[:, 0, -1, 1]  # x runs backwards along the row
+    corners = {(int(c[0, 0, 0]), int(c[0, :, 1].min())) for c in crops}
+    assert len(corners) >= 5, corners
+    assert 8 <= mirrored.sum() <= 24, mirrored
+
+
+def test_pca_lighting_shifts_each_image_by_one_colour_along_the_pcs() -> None:
+    """Sec. 4.1: pixel + eigvec @ (alpha * eigval), alpha ~ N(0, sigma) per image."""
+    from alexedge.train.config import Augmentation
+
+    sigma = 0.1
+    rng = np.random.default_rng(0)
+    stats = channel_stats(rng.integers(0, 256, (4, BASE, BASE, 3), dtype=np.uint8))
+    grey = np.full((BASE, BASE, 3), 128, np.uint8)
+    out = _one_image_stream(grey, 64, Augmentation(pca_sigma=sigma), stats)
+    shifts = out[:, 0, 0, :] - 128.0
+    one_colour = np.broadcast_to(128.0 + shifts[:, None, None, :], out.shape)
+    np.testing.assert_allclose(out, one_colour, atol=1e-4)
+    alpha = np.linalg.solve(np.array(stats.pca_eigvec), shifts.T / 255.0).T
+    alpha /= np.array(stats.pca_eigval)
+    assert 0.8 * sigma < alpha.std() < 1.2 * sigma and abs(alpha.mean()) < 0.3 * sigma
 
 
 def test_decode_split_refuses_what_cannot_fit_in_memory(monkeypatch) -> None:
@@ -187,11 +251,11 @@ def test_random_erasing_replaces_one_rectangle_with_noise(probability: float) ->
 
 def test_augmentation_options_are_checked() -> None:
     from alexedge.errors import ConfigError
-    from alexedge.train.config import TrainConfig
+    from alexedge.train.config import Augmentation
 
     for bad in ({"mixup": -1.0}, {"cutmix": -0.5}, {"erasing": 1.5}, {"min_crop_area": 0.0}):
-        with pytest.raises(ConfigError):
-            TrainConfig(**bad)
+        with pytest.raises(ConfigError, match=next(iter(bad)).replace("_", "-")):
+            Augmentation(**bad)
 
 
 def test_plain_epochs_drop_mixing_and_per_image_extras_from_their_epoch_on() -> None:

@@ -3,7 +3,8 @@
 ``eval_inputs(decode_split(...))`` (Keras evaluation), the streamed evaluation dataset
 and ``eval_transform(path)`` (the edge runtime, int8 calibration) must give the same
 tensor for the same file, including the files that need care: EXIF-rotated photos,
-grayscale, CMYK, 16-bit PNG, RGBA, and images smaller than the input.
+grayscale, CMYK, 16-bit PNG, RGBA, and images smaller than the input. That tensor is the
+paper's: the shorter side resized, the centre kept, never the whole photo squashed.
 """
 
 from __future__ import annotations
@@ -68,3 +69,21 @@ def test_exif_orientation_is_applied(files: list[Path]) -> None:
     pixels = eval_transform(rotated, SIZE)
     # Stored with the white band at the left; displayed (rotated 90 CW) it is at the top.
     assert pixels[:3].mean() > 200 > pixels[-3:].mean()
+
+
+@pytest.mark.parametrize("shape", [(32, 64), (64, 32)])
+def test_the_shorter_side_is_resized_and_the_centre_kept(shape: tuple[int, int]) -> None:
+    """On ramps (value 3 x column in red, 3 x row in green) the input's slope is the scale
+    and its mean the place: both axes scaled by the shorter side (a squash would scale the
+    longer one more), and the ramps' middle values at the crop's middle."""
+    height, width = shape
+    rows, cols = np.mgrid[:height, :width]
+    ramps = np.stack([3 * cols, 3 * rows, np.zeros_like(rows)], axis=-1).astype(np.uint8)
+    pixels = eval_transform(ramps, SIZE).astype(np.float64)
+    scale = base_size_for(SIZE) / min(shape)
+    x_slope = np.polyfit(np.arange(SIZE), pixels[SIZE // 2, :, 0], 1)[0]
+    y_slope = np.polyfit(np.arange(SIZE), pixels[:, SIZE // 2, 1], 1)[0]
+    assert x_slope == pytest.approx(3 / scale, rel=0.03)
+    assert y_slope == pytest.approx(3 / scale, rel=0.03)
+    middle = (3 * (width - 1) / 2, 3 * (height - 1) / 2)
+    assert pixels[..., :2].mean(axis=(0, 1)) == pytest.approx(middle, abs=2.5 * 3 / scale)

@@ -62,6 +62,26 @@ def test_run_folder_has_checkpoints_history_state_and_tensorboard(short_run) -> 
     assert any(tag.startswith("conv1/kernel") for tag in tags["histograms"])
 
 
+def test_the_trained_model_normalizes_with_its_datas_statistics_first(short_run) -> None:
+    """Normalization is the model's first layer, from the training split's statistics, so
+    exported files and apps take raw 0-255 pixels."""
+    run_dir, _ = short_run
+    best = loop.load_model(run_dir / "best.keras")
+    first = best.layers[1]
+    assert first.input is best.input
+    x = TRAIN.images[:4, :32, :32].astype(np.float32)
+    normalized = keras.Model(best.input, first.output)(x).numpy()
+    expected = (x - np.array(STATS.mean)) / np.array(STATS.std)
+    np.testing.assert_allclose(normalized, expected, rtol=1e-4, atol=1e-4)
+
+
+def test_training_compiles_the_configs_label_smoothing() -> None:
+    config = tiny_config(label_smoothing=0.2)
+    trainer = loop.logits_model(loop.build_network(config, 3, STATS))
+    loop.compile_for_training(trainer, config, 0.01, 3)
+    assert trainer.loss.get_config()["label_smoothing"] == pytest.approx(0.2)
+
+
 def _tensorboard_tags(log_dir: Path) -> dict[str, set[str]]:
     tags: dict[str, set[str]] = {"scalars": set(), "histograms": set()}
     for path in log_dir.rglob("events.out.tfevents.*"):
