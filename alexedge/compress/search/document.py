@@ -16,10 +16,10 @@ import numpy as np
 
 from alexedge.compress.config import CompressConfig
 from alexedge.compress.inputs import RunInputs
-from alexedge.compress.schema import SCHEMA_VERSION, validate_variants_doc
+from alexedge.compress.schema import SCHEMA_VERSION, merge_variants_doc, validate_variants_doc
 from alexedge.config import config_to_dict
 from alexedge.preprocess import MODEL_INPUT_MEAN, MODEL_INPUT_STD
-from alexedge.run import VARIANTS_JSON
+from alexedge.run import VARIANTS_DIR, VARIANTS_JSON
 
 __all__ = ["earlier_rows", "labelled", "predict", "variants_document"]
 
@@ -80,8 +80,10 @@ def variants_document(
         "compress": config_to_dict(config),
         "search": dict(search),
     }
-    validate_variants_doc(new)
-    return new
+    # Nothing to merge; merging with no earlier document adds what compress adds (the machine).
+    doc = merge_variants_doc(new, None, inputs.run_dir / VARIANTS_DIR)
+    validate_variants_doc(doc)
+    return doc
 
 
 def earlier_rows(inputs: RunInputs) -> int:
