@@ -46,3 +46,21 @@ def test_binomial_error_and_class_losses() -> None:
     labels = np.array([0, 0, 1, 1])
     losses = class_losses(labels, np.array([1, 1, 1, 0]), np.array([1, 0, 1, 1]), 3)
     assert list(losses) == [50.0, -50.0, 0.0]
+
+
+def test_the_records_say_how_noisy_a_decision_is() -> None:
+    from alexedge.compress.search.images import Half, SearchImages
+
+    labels = np.repeat([0, 1], 50)
+    perfect = np.eye(2)[labels]  # the float model is right on every image
+    half = Half(np.zeros((100, 1, 1, 3), np.uint8), labels, tuple(map(str, range(100))), perfect)
+    images = SearchImages(half, half, ("a", "b"), "validation split", 0, "rule")
+    record = images.selection_record(max_loss=1.0)
+    # At the limit the top-1 is 99%: sqrt(0.99 * 0.01 / 100), not the float model's 0.
+    assert record["binomial_se_points"] == pytest.approx(100 * np.sqrt(0.99 * 0.01 / 100), 1e-3)
+    assert record["points_per_image"] == 1.0
+    winner = labels.copy()
+    winner[:3] = 1  # three images of class "a" now wrong
+    reporting = images.reporting_record("w", {"w": winner})
+    assert reporting["flips"]["lost"] == 3 and reporting["loss"] == pytest.approx(3.0)
+    assert reporting["worst_class"] == "a" and reporting["worst_class_loss"] == pytest.approx(6.0)

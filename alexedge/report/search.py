@@ -50,9 +50,9 @@ def _limits_line(limits: Mapping[str, Any], search: Mapping[str, Any]) -> str:
 def _images_line(selection: Mapping[str, Any], reporting: Mapping[str, Any]) -> str:
     return (
         f"{selection['images']} images selected ({selection['source']}; one image is "
-        f"{selection['points_per_image']:g} pt, the float model's top-1 there has a binomial "
-        f"standard error of {selection['binomial_se_points']:.2f} pt); {reporting['images']} "
-        f"other images ({reporting['source']}) report the selected file."
+        f"{selection['points_per_image']:.2f} pt, and a top-1 at the limit has a binomial "
+        f"standard error of {selection['binomial_se_points']:.2f} pt there); "
+        f"{reporting['images']} other images ({reporting['source']}) report the selected file."
     )
 
 
@@ -67,9 +67,9 @@ def _selected_lines(search: Mapping[str, Any], reporting: Mapping[str, Any]) -> 
         f"Selected: `{selected}`. On the reporting images: top-1 {100 * reporting['top1']:.1f}% "
         f"against the float model's {100 * reporting['float_top1']:.1f}%, a loss of "
         f"{reporting['loss']:+.2f} pt (worst class {reporting['worst_class']} "
-        f"{reporting['worst_class_loss']:+.1f} pt); {flips['lost']} images lost and "
-        f"{flips['gained']} gained against the float model, a paired standard error of "
-        f"{flips['se_points']:.2f} pt."
+        f"{reporting['worst_class_loss']:+.1f} pt); against the float model it lost "
+        f"{flips['lost']} images and gained {flips['gained']} (paired standard error "
+        f"{flips['se_points']:.2f} pt)."
     ]
 
 

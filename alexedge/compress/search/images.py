@@ -66,18 +66,22 @@ class SearchImages:
     def num_classes(self) -> int:
         return len(self.class_names)
 
-    def describe(self) -> str:
+    def describe(self, max_loss: float) -> str:
         n = len(self.selection.labels)
         return (
             f"search: {n} images select ({self.source}), {len(self.reporting.labels)} report; "
-            f"on {n} images one image is {100 / max(1, n):.2f} pt and the float model's top-1 "
-            f"has a standard error of {self._se():.2f} pt"
+            f"on {n} images one image is {100 / max(1, n):.2f} pt, and a top-1 at the limit "
+            f"(float - {max_loss:g} pt) has a binomial standard error of "
+            f"{self._se(max_loss):.2f} pt"
         )
 
-    def _se(self) -> float:
-        return binomial_se_points(self.selection.float_top1, len(self.selection.labels))
+    def _se(self, max_loss: float) -> float:
+        """Binomial standard error of a top-1 at the limit: how sharp a decision on
+        ``max_loss`` points can be on these images."""
+        at_limit = min(1.0, max(0.0, self.selection.float_top1 - max_loss / 100))
+        return binomial_se_points(at_limit, len(self.selection.labels))
 
-    def selection_record(self) -> dict[str, Any]:
+    def selection_record(self, max_loss: float) -> dict[str, Any]:
         n = len(self.selection.labels)
         return {
             "source": self.source,
@@ -87,7 +91,7 @@ class SearchImages:
             "files": list(self.selection.files),
             "float_top1": round(self.selection.float_top1, 6),
             "points_per_image": round(100 / max(1, n), 4),
-            "binomial_se_points": round(self._se(), 4),
+            "binomial_se_points": round(self._se(max_loss), 4),
         }
 
     def reporting_record(

@@ -88,7 +88,7 @@ def search_run(
         run_dir, config.calibration_images, config.seed, representative, data_root, decoded
     )
     images = search_images(inputs, search.selection_data, config.seed)
-    say(images.describe())
+    say(images.describe(search.max_loss))
     folder = run_dir / VARIANTS_DIR
     write_text(folder / LABELS, "".join(f"{n}\n" for n in inputs.dataset.class_names))
     write_json(folder / "config.json", config_to_dict(config))
@@ -317,7 +317,7 @@ def _write_document(
     record = search_record(
         outcome,
         config_to_dict(search),
-        images.selection_record(),
+        images.selection_record(search.max_loss),
         images.reporting_record(outcome.selected, reported),
     )
     rows = [{**m.to_dict(), **extras[m.name]} for m in measured]
