@@ -131,3 +131,25 @@ def test_cli_writes_the_file_and_refuses_in_one_line(run: Path, tmp_path: Path) 
     assert bad.exit_code == 2
     assert bad.output.strip().startswith("error: --layer 'fc9'")
     assert len(bad.output.strip().splitlines()) == 1
+
+
+def test_every_family_cuts_at_the_input_of_its_head() -> None:
+    """Over the registry, as timm's tests do: the default layer's vector is what fc8 reads."""
+    import tf_keras as keras
+
+    from alexedge.train.models import build_model, list_models
+    from alexedge.transfer import feature_model, layer_choices
+
+    for spec in list_models():
+        model = build_model(
+            spec.name, num_classes=3, input_size=spec.tiny_input_size, **spec.tiny_options
+        )
+        extractor, layer = feature_model(model)
+        head_input = keras.Model(model.input, model.get_layer("fc8").input)
+        pixels = np.random.default_rng(0).uniform(0, 255, (2, *model.input_shape[1:]))
+        np.testing.assert_allclose(
+            extractor(pixels, training=False), head_input(pixels, training=False), atol=1e-5
+        )
+        choices = layer_choices(model)
+        assert layer in choices and choices[-1] == "fc8", spec.name
+        assert not any(c.endswith(("_relu", "_bn", "_dropout", "_a", "_b", "_in")) for c in choices)
