@@ -149,3 +149,20 @@ def test_a_resumed_run_keeps_its_plan(budget_runs: dict[str, Path]) -> None:
     metrics = json.loads((budget_runs["resumed"] / "metrics.json").read_text())
     assert metrics["time_budget"]["planned_epochs"] == resumed.planned_epochs
     assert whole.planned_epochs > 1
+
+
+def test_progress_lines_end_with_the_finish_clock(capsys: pytest.CaptureFixture[str]) -> None:
+    from alexedge.train.callbacks import EpochProgress
+
+    progress = EpochProgress(epochs=3, steps=1)
+    for epoch in range(3):
+        progress.on_epoch_begin(epoch)
+        progress.on_epoch_end(epoch, {"loss": 1.0})
+    lines = capsys.readouterr().err.splitlines()
+    assert lines[0].startswith("epoch 1/3  loss 1.0000") and " done ~" in lines[0]
+    assert lines[1].startswith("[alexedge] epoch 1 took 0 s: 3 epochs ~ 0 s, done ~")
+    assert " done ~" in lines[2] and " done ~" not in lines[3]  # the last epoch: done
+    quiet = EpochProgress(epochs=3, steps=1, eta=False)  # epochs not yet planned
+    quiet.on_epoch_begin(0)
+    quiet.on_epoch_end(0, {})
+    assert capsys.readouterr().err.splitlines() == ["epoch 1/3  0 s"]
