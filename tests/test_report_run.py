@@ -100,8 +100,10 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> dict:
 
 def test_every_figure_exists_decodes_is_not_blank_and_is_linked(run: dict) -> None:
     report = (run["dir"] / "REPORT.md").read_text()
-    assert run["result"].figures == FIGURES
-    for name in FIGURES.values():
+    # This run has no clusters.json (alexedge embed) and no search: those two are not drawn.
+    expected = {k: v for k, v in FIGURES.items() if k not in ("clusters", "search_path")}
+    assert run["result"].figures == expected
+    for name in expected.values():
         with Image.open(run["dir"] / name) as image:
             pixels = np.asarray(image.convert("RGB"), np.float32)
         assert pixels.std() > _MIN_PIXEL_STD, name
