@@ -12,7 +12,7 @@ from compress_helpers import write_colour_dataset  # the tiny learnable colour c
 from train_data import tiny_config
 
 from alexedge.train.budget import EpochTiming, FirstEpochTimer, plan_epochs, planned_config
-from alexedge.train.eta import clock, duration, epoch_estimate, finish_line
+from alexedge.train.eta import clock, duration, epoch_estimate, fine_tune_line, finish_line
 
 BUDGET_MINUTES = 0.75  # 45 s: epoch 1 (with tracing) and a few more on a busy machine
 MAX_EPOCHS = 400  # far more than fit: the budget, not the recipe, sets the epochs
@@ -26,6 +26,8 @@ def test_durations_and_finish_clock() -> None:
     assert epoch_estimate([10.0, 4.0, 6.0]) == 5.0 and epoch_estimate([10.0]) == 10.0
     line = finish_line(1, 100, [24.0], datetime(2026, 12, 8, 1, 0))
     assert line == "epoch 1 took 24 s: 100 epochs ~ 40 min, done ~01:39"
+    # The pipeline's compress stage, at the training's pace: 2 models x 3 epochs x 30 s.
+    assert "2 pruned model(s) x 3 fine-tune epochs at ~30 s ~ 3 min" in fine_tune_line(30, 2, 3)
 
 
 def test_plan_counts_what_is_left_after_tracing_and_evaluation() -> None:

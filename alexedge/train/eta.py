@@ -13,7 +13,14 @@ from datetime import datetime, timedelta
 
 from alexedge.hardware import hardware_line
 
-__all__ = ["clock", "duration", "epoch_estimate", "finish_line", "start_line"]
+__all__ = [
+    "clock",
+    "duration",
+    "epoch_estimate",
+    "fine_tune_line",
+    "finish_line",
+    "start_line",
+]
 
 
 def duration(seconds: float) -> str:
@@ -70,3 +77,19 @@ def start_line(epochs: int, time_budget: float = 0.0) -> str:
     else:
         plan = f"{epochs} epochs: time estimate after epoch 1"
     return f"on {hardware_line()}; {plan}"
+
+
+def fine_tune_line(epoch_seconds: float, models: int, epochs: int) -> str:
+    """What the compress stage's pruning fine-tunes will take, at the training's pace.
+
+    Said when training ends, the first moment the pace is known; a fine-tune epoch is
+    a training epoch through pruning wrappers, so the estimate is a floor.
+    """
+    if not models:
+        return "compress: no pruning fine-tune; export and measurement only"
+    total = models * epochs * epoch_seconds
+    return (
+        f"compress: {models} pruned model(s) x {epochs} fine-tune epochs at "
+        f"~{duration(epoch_seconds)} ~ {duration(total)} or more, done ~{clock(total)} at the "
+        "earliest, then export and measurement"
+    )
