@@ -7,16 +7,10 @@ and one made command by command hold the same files, variant names and validated
 validation of every input before the first file is written, stage timings in
 ``pipeline.json``, and the rule that nothing is packaged when a variant failed its
 agreement floor (the run ends with that error, after the report is written).
-
-Its defaults are a first run's (``FIRST_RUN_TRAIN``, ``FIRST_RUN_COMPRESS``): short on any
-2-core CPU, with bf16 or without, and each thing cut one option away. This module
-imports neither TensorFlow nor the image libraries, so the CLI reads those defaults for
-``--help`` at no start-up cost.
 """
 
 from __future__ import annotations
 
-import resource
 import shutil
 import time
 from collections.abc import Iterator
@@ -29,6 +23,8 @@ from alexedge.atomic import write_json
 from alexedge.compress.config import CompressConfig
 from alexedge.compress.search.config import SearchConfig
 from alexedge.config import config_to_dict
+from alexedge.data.decode import DecodedSplit
+from alexedge.data.synth import SynthConfig, synthesize_dataset
 from alexedge.hardware import describe_hardware
 from alexedge.progress import say
 from alexedge.quiet import import_tensorflow
@@ -37,30 +33,11 @@ from alexedge.train.config import TrainConfig
 from alexedge.train.run_config import DataConfig, RunConfig
 
 if TYPE_CHECKING:
-    from alexedge.data.decode import DecodedSplit
-    from alexedge.data.synth import SynthConfig
     from alexedge.train.session import RunOutcome
 
-__all__ = [
-    "FIRST_RUN_COMPRESS",
-    "FIRST_RUN_TRAIN",
-    "PipelineConfig",
-    "PipelineResult",
-    "run_pipeline",
-]
+__all__ = ["PipelineConfig", "PipelineResult", "run_pipeline"]
 
 _DATA = "data"  # where the built-in dataset is written inside the run folder
-
-# What a first run needs, measured on the built-in data: TrainConfig's recipe for fewer
-# epochs (the int8 file keeps its top-1 above 0.88 with them), in bf16 where the CPU has
-# it natively; without bf16 training is most of the run, so the epochs set its length.
-FIRST_RUN_TRAIN = TrainConfig(epochs=10, precision="auto")
-# The variants the report and the bundle need: float32 (every ratio's reference) and int8
-# of the trained and the pruned model (the bundle is the smallest verified uint8 one);
-# one fine-tune epoch fewer; no per-layer error pass (a diagnosis, not a result).
-FIRST_RUN_COMPRESS = CompressConfig(
-    quantize=("float32", "int8"), finetune_epochs=2, layer_errors=False
-)
 
 
 @dataclass(frozen=True)
@@ -72,9 +49,9 @@ class PipelineConfig:
 
     out: Path
     data: DataConfig | None = None
-    synth: SynthConfig = field(default_factory=lambda: _built_in_dataset())
-    train: TrainConfig = FIRST_RUN_TRAIN
-    compress: CompressConfig = FIRST_RUN_COMPRESS
+    synth: SynthConfig = field(default_factory=SynthConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    compress: CompressConfig = field(default_factory=CompressConfig)
     search: SearchConfig | None = None  # --max-loss: search instead of the fixed family
     force: bool = False
 
