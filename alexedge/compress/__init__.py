@@ -5,7 +5,8 @@ strip the wrappers; ``export/`` turns a Keras model into TFLite bytes, one conve
 function per row of ``alexedge.modes``; ``diagnostics/`` measure and verify each file
 and report which layers quantization damages; ``planner`` plans the family of variants
 from a ``CompressConfig`` (``config``) and runs the chain over it, writing
-``variants.json`` (``schema``).
+``variants.json`` (``schema``); ``search/`` instead finds the smallest file within a
+top-1 loss (``--max-loss``).
 
 Import what you need from its module (``alexedge.compress.planner.compress_run``):
 nothing is re-exported here, so ``alexedge.config``'s import of ``compress.config``
