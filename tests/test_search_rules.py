@@ -15,6 +15,7 @@ from alexedge.compress.search.search import Limits, Result, Verdict, run_search
 from alexedge.compress.search.space import Candidate, Ladder, Recipe, ladder_stages
 from alexedge.modes import MODES
 
+_LATENCY = {"int8": 0.5, "dynamic": 0.8, "int4": 1.2}  # ms; the float modes 1.0
 _MODE_LOSS = {"float32": 0.0, "float16": 0.0, "dynamic": 0.1, "int8": 0.2, "int4": 1.5}
 
 
@@ -42,7 +43,8 @@ class FakeEvaluator:
         recipe = candidate.recipe
         loss = self.losses.get(candidate.name, _loss(recipe, self.knee))
         size = _size(recipe)
-        return Result(0.9 - loss / 100, loss, "class_0", 2 * loss, 2 * size, size, 1.0)
+        latency = _LATENCY.get(recipe.mode, 1.0)
+        return Result(0.9 - loss / 100, loss, "class_0", 2 * loss, 2 * size, size, latency)
 
 
 class FakeClock:
@@ -138,11 +140,16 @@ def test_what_cannot_be_smaller_than_the_best_is_not_evaluated() -> None:
     assert evaluate.calls[0] == "search-float-int4"
 
 
-def test_the_larger_rule_does_not_apply_to_latency() -> None:
-    evaluate = FakeEvaluator(losses={"search-float-int4": 0.5})
+def test_for_latency_only_the_same_ops_cannot_win() -> None:
+    # Dense int8 meets: pruning it keeps the same ops, so it cannot run faster; another
+    # mode can, whatever its size.
+    evaluate = FakeEvaluator()
     outcome = _search(evaluate, Limits(1.0, objective="latency"))
-    assert Verdict.SKIPPED_LARGER not in _verdicts(outcome).values()
-    assert "search-float-int8" in evaluate.calls
+    verdicts = _verdicts(outcome)
+    assert verdicts["search-float-int8"] == Verdict.MET
+    assert verdicts["search-pruned50-int8"] == Verdict.SKIPPED_LARGER
+    for name in ("search-float-dynamic", "search-float-float16", "search-pruned50-int4"):
+        assert name in evaluate.calls
 
 
 def test_sparsity_is_bisected_between_the_last_target_met_and_the_first_missed() -> None:

@@ -29,7 +29,7 @@ def search_section(search: Mapping[str, Any]) -> list[str]:
     lines += [
         "Loss is top-1 points below the float Keras model on the selection images; "
         "`skipped-parent-missed`: the candidate it compresses further missed; "
-        "`skipped-not-smaller`: its recipe cannot gzip smaller than the best so far.",
+        "`skipped-cannot-win`: its recipe cannot be smaller (or faster) than the best so far.",
         "",
     ]
     return lines

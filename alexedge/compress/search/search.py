@@ -6,8 +6,8 @@ tested with a fake evaluator and a fake clock. The rules:
 
 - a candidate whose ``requires`` missed the limits (or was itself skipped for that) is
   skipped: compressing a model further does not give back what it lost;
-- with the ``size`` objective, a candidate whose recipe cannot gzip smaller than the best
-  so far (``Recipe.cannot_be_smaller_than``) is skipped;
+- a candidate whose recipe cannot gzip smaller (``size``) or run faster (``latency``)
+  than the best so far (``Recipe.cannot_beat``) is skipped;
 - the clock is read before every evaluation: once the budget is spent the loop stops and
   keeps the best so far (a candidate already started runs to its end: a fine-tune cannot
   be cut in the middle);
@@ -52,7 +52,7 @@ class Verdict:
     FAILED = "failed-verification"
     ERROR = "error"
     SKIPPED_PARENT = "skipped-parent-missed"
-    SKIPPED_LARGER = "skipped-not-smaller"
+    SKIPPED_LARGER = "skipped-cannot-win"
 
     ALL = (MET, OVER_LOSS, OVER_CLASS_LOSS, FAILED, ERROR, SKIPPED_PARENT, SKIPPED_LARGER)
 
@@ -185,12 +185,10 @@ class SearchState:
         if parent is not None and parent.verdict in BLOCKING:
             return Verdict.SKIPPED_PARENT, f"{parent.candidate.name} was {parent.verdict}"
         best = self.best()
-        if (
-            self.limits.objective == "size"
-            and best is not None
-            and candidate.recipe.cannot_be_smaller_than(best.candidate.recipe)
-        ):
-            return Verdict.SKIPPED_LARGER, f"cannot gzip smaller than {best.candidate.name}"
+        objective = self.limits.objective
+        if best is not None and candidate.recipe.cannot_beat(best.candidate.recipe, objective):
+            better = "gzip smaller" if objective == "size" else "run faster"
+            return Verdict.SKIPPED_LARGER, f"cannot {better} than {best.candidate.name}"
         return None
 
     def _rank(self, trial: Trial) -> tuple[float, float, str]:

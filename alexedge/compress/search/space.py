@@ -62,19 +62,28 @@ class Recipe:
         fallback = f"-autofloat{self.float_worst}" if self.float_worst else ""
         return f"search-{self.source}-{self.mode}{fallback}"
 
-    def cannot_be_smaller_than(self, other: Recipe) -> bool:
-        """True when this file cannot gzip smaller than ``other``'s: no more zeros, no
-        fewer bits per weight, no fewer shared values, no fewer layers left in float.
+    def cannot_beat(self, other: Recipe, objective: str) -> bool:
+        """True when this file cannot be smaller (``size``) or faster (``latency``) than
+        ``other``'s."""
+        if objective == "size":
+            return self.cannot_be_smaller_than(other)
+        return self.cannot_be_faster_than(other)
 
-        Only sizes are ordered so: pruning does not make XNNPACK faster, so no such rule
-        holds for latency.
-        """
+    def cannot_be_smaller_than(self, other: Recipe) -> bool:
+        """No more zeros, no fewer bits per weight, no fewer shared values and no fewer
+        layers left in float than ``other``: the file cannot gzip smaller."""
         return (
             self.sparsity <= other.sparsity
             and MODES[self.mode].weight_bits >= MODES[other.mode].weight_bits
             and _cluster_rank(self) >= _cluster_rank(other)
             and self.float_worst >= other.float_worst
         )
+
+    def cannot_be_faster_than(self, other: Recipe) -> bool:
+        """The same mode and no fewer layers in float than ``other``: the same ops on the
+        same types (XNNPACK skips no zeros and no repeated values, so pruning and
+        clustering buy size, not speed), plus conversions around each float layer."""
+        return self.mode == other.mode and self.float_worst >= other.float_worst
 
 
 def _cluster_rank(recipe: Recipe) -> float:
