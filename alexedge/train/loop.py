@@ -26,7 +26,7 @@ import tf_keras as keras
 
 from alexedge.data.stats import ChannelStats
 from alexedge.data.stream import Split
-from alexedge.errors import ModelError
+from alexedge.errors import ConfigError, ModelError
 from alexedge.progress import say
 from alexedge.run import BEST_MODEL
 from alexedge.train.averaging import WeightAverage
@@ -281,6 +281,9 @@ def train(
     """
     started = time.monotonic() if started is None else started
     strategy = make_strategy(config.strategy)
+    if config.time_budget and isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
+        # Each worker would plan from its own timing, and unequal plans hang collectives.
+        raise ConfigError("--time-budget plans in one process; train a cluster without it")
     keras.utils.set_random_seed(config.seed)
     run_dir.mkdir(parents=True, exist_ok=True)
     state = read_state(run_dir)
