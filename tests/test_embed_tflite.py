@@ -52,7 +52,9 @@ def test_bundle_holds_a_checked_float_embedder_with_metadata(run: Path, bundle) 
     assert (meta.input.mean, meta.input.std) == ((0.0,), (1.0,))  # MediaPipe needs them
     manifest = json.loads((folder / "manifest.json").read_text("utf-8"))
     assert manifest["layer"] == "fc7" and manifest["dimensions"] == bundle.dimensions == 16
-    assert manifest["min_cosine_to_keras"] >= 0.9999
+    agreement = manifest["cosine_to_keras"]
+    assert agreement["images"] == 3 * 20  # every validation image: fewer than CHECK_IMAGES
+    assert agreement["min"] >= 0.9999 and agreement["below_0.99"] == 0
     golden = json.loads((folder / "golden" / "golden.json").read_text("utf-8"))
     embedder = Embedder(folder / "model.tflite")
     assert embedder.layer == "fc7" and embedder.dimensions == 16
@@ -74,7 +76,7 @@ def test_edge_vectors_are_the_keras_vectors(run: Path, bundle) -> None:
 
 def test_int8_embedder_agrees_and_conv_layers_export(run: Path, tmp_path: Path) -> None:
     int8 = package_embedder(run, EmbedderConfig(mode="int8", out=tmp_path / "int8"))
-    assert int8.min_cosine >= MIN_COSINE and int8.mode == "int8"
+    assert int8.agreement.median >= MIN_COSINE and int8.mode == "int8"
     assert Embedder(tmp_path / "int8" / "model.tflite").input_dtype == np.uint8
     conv = package_embedder(run, EmbedderConfig(layer="conv5", out=tmp_path / "conv5"))
     data = [Path(reload_dataset(run).root)]

@@ -9,8 +9,11 @@ vector output, named after the layer (MediaPipe reports it as the embedding's he
 name). Vectors are raw, not L2-normalised: cosine similarity ignores the scale, and an
 app that wants unit vectors sets the embedder's ``l2_normalize`` option.
 
-Before anything is written, the edge runtime's vectors of the golden images are compared
-with the Keras extractor's: the file must agree to a cosine of ``MIN_COSINE`` on every
+Before anything is written, the edge runtime's vectors of up to ``CHECK_IMAGES``
+validation images are compared with the Keras extractor's: their median cosine must reach
+``MIN_COSINE`` (a wrong file or wrong metadata lands far below), and the manifest records
+the median, the lowest and how many images fall below it (int8 rounds a few images' small
+activations away). The bundle holds ``model.tflite``, ``manifest.json``, ``USAGE.md`` and
 image. The bundle holds ``model.tflite``, ``manifest.json``, ``USAGE.md`` and
 ``golden/`` (images with their expected vectors). TensorFlow is imported only here, for
 the conversion: the rest of ``android_assets`` packages without it.
@@ -42,8 +45,10 @@ from alexedge.preprocess import base_size_for, eval_transform
 from alexedge.run import BEST_MODEL, check_trained_run, reload_dataset
 
 __all__ = [
+    "CHECK_IMAGES",
     "EMBEDDER_MODES",
     "MIN_COSINE",
+    "Agreement",
     "EmbedderBundle",
     "EmbedderConfig",
     "default_embedder_out",
@@ -52,8 +57,10 @@ __all__ = [
 
 # float32 is the reference; int8 (uint8 I/O) is what a phone runs fastest on the CPU.
 EMBEDDER_MODES = ("float32", "int8")
-# The agreement every golden image's vector must reach with the Keras extractor's.
+# The median cosine the file's vectors must reach with the Keras extractor's, and on how
+# many validation images (taken class by class, the golden images first).
 MIN_COSINE = 0.99
+CHECK_IMAGES = 100
 _MODEL_FILE = "model.tflite"
 _GOLDEN_JSON = "golden.json"
 _CALIBRATION_IMAGES = 100
@@ -87,6 +94,24 @@ class EmbedderConfig:
 
 
 @dataclass(frozen=True)
+class Agreement:
+    """Cosines of the file's vectors to the Keras extractor's, on validation images."""
+
+    images: int
+    median: float
+    min: float
+    below_floor: int  # images under MIN_COSINE
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "images": self.images,
+            "median": round(self.median, _DECIMALS),
+            "min": round(self.min, _DECIMALS),
+            f"below_{MIN_COSINE}": self.below_floor,
+        }
+
+
+@dataclass(frozen=True)
 class EmbedderBundle:
     folder: Path
     layer: str
@@ -94,7 +119,7 @@ class EmbedderBundle:
     dimensions: int
     model_bytes: int
     sha256: str
-    min_cosine: float  # lowest cosine of a golden image's vector to the Keras vector
+    agreement: Agreement
 
 
 def default_embedder_out(run_dir: Path) -> Path:
@@ -116,7 +141,8 @@ def package_embedder(run_dir: Path, config: EmbedderConfig | None = None) -> Emb
     check_out_folder(out, config.force, protect=run_dir)
     check_trained_run(run_dir)
     dataset = _dataset(run_dir, config.data_root)
-    golden = _golden_files(dataset, config.golden_images)
+    checked = _golden_files(dataset, max(CHECK_IMAGES, config.golden_images))
+    golden = checked[: config.golden_images]
     extractor, layer = _extractor(run_dir, config.layer)
     size = int(extractor.input_shape[1])
     model = _convert(extractor, config.mode, dataset, size, config.seed)
@@ -124,18 +150,19 @@ def package_embedder(run_dir: Path, config: EmbedderConfig | None = None) -> Emb
     model = write_metadata(model, metadata, {})
     from alexedge.transfer.embedding import keras_vectors
 
-    expected = keras_vectors(extractor, [str(p) for p in golden])
+    expected = keras_vectors(extractor, [str(p) for p in checked])
     with staged_folder(out, config.force) as tmp:
         write_bytes(tmp / _MODEL_FILE, model)
-        vectors = Embedder(tmp / _MODEL_FILE).embed_files(golden)
-        worst = _check_agreement(vectors, expected, config.mode)
+        vectors = Embedder(tmp / _MODEL_FILE).embed_files(checked)
+        agreement = _check_agreement(vectors, expected, config.mode)
         (tmp / "golden").mkdir()
-        _write_golden(tmp / "golden", golden, vectors, size)
+        _write_golden(tmp / "golden", golden, vectors[: len(golden)], size)
         digest = hashlib.sha256(model).hexdigest()
-        manifest = _manifest(run_dir, metadata, layer, config.mode, size, vectors, model, worst)
+        manifest = _manifest(run_dir, metadata, layer, config.mode, size, vectors, model)
+        manifest["cosine_to_keras"] = agreement.to_dict()
         write_json(tmp / "manifest.json", {**manifest, "sha256": digest})
         write_text(tmp / "USAGE.md", _usage(layer, size, vectors.shape[1], config.mode))
-    return EmbedderBundle(out, layer, config.mode, vectors.shape[1], len(model), digest, worst)
+    return EmbedderBundle(out, layer, config.mode, vectors.shape[1], len(model), digest, agreement)
 
 
 def _dataset(run_dir: Path, data_root: Path | None) -> ImageDataset:
@@ -204,16 +231,21 @@ def _metadata(
     )
 
 
-def _check_agreement(vectors: np.ndarray, expected: np.ndarray, mode: str) -> float:
+def _check_agreement(vectors: np.ndarray, expected: np.ndarray, mode: str) -> Agreement:
     cosines = cosine_similarity(vectors, expected)
-    worst = float(cosines.min())
-    if worst < MIN_COSINE:
+    agreement = Agreement(
+        images=len(cosines),
+        median=float(np.median(cosines)),
+        min=float(cosines.min()),
+        below_floor=int((cosines < MIN_COSINE).sum()),
+    )
+    if agreement.median < MIN_COSINE:
         raise ModelError(
-            f"the {mode} embedder's vectors disagree with the Keras model's: cosine "
-            f"{worst:.4f} on a golden image, below {MIN_COSINE}"
-            + ("; export float32 instead" if mode != "float32" else "")
+            f"the {mode} embedder's vectors disagree with the Keras model's: median cosine "
+            f"{agreement.median:.4f} on {agreement.images} validation images, below "
+            f"{MIN_COSINE}" + ("; export float32 instead" if mode != "float32" else "")
         )
-    return worst
+    return agreement
 
 
 def _write_golden(folder: Path, files: list[Path], vectors: np.ndarray, size: int) -> None:
@@ -244,7 +276,6 @@ def _manifest(
     size: int,
     vectors: np.ndarray,
     model: bytes,
-    worst: float,
 ) -> dict[str, Any]:
     return {
         "kind": "image_embedder",
@@ -257,7 +288,6 @@ def _manifest(
         "l2_normalized": False,
         "input": {"size": size, "normalization": {k: list(v) for k, v in NORMALIZATION.items()}},
         "bytes": len(model),
-        "min_cosine_to_keras": round(worst, _DECIMALS),
         "source_run": str(run_dir.resolve()),
         "training_config": json.loads((run_dir / "config.json").read_text(encoding="utf-8")),
     }

@@ -118,13 +118,16 @@ def _package_embedder(
     metadata: dict[str, str],
     data: Path | None,
 ) -> None:
-    from alexedge.android_assets.embedder import EmbedderConfig, package_embedder
+    from alexedge.android_assets.embedder import MIN_COSINE, EmbedderConfig, package_embedder
 
     options = given(layer=layer, mode=mode, out=out, data_root=data)
     config = EmbedderConfig(force=force, **metadata, **options)
     bundle = package_embedder(run, config)
+    agreement = bundle.agreement
     typer.echo(
         f"packaged the {bundle.layer} embedder ({bundle.mode}, {bundle.dimensions} values, "
-        f"{bundle.model_bytes:,} bytes, sha256 {bundle.sha256[:12]}; cosine to Keras "
-        f">= {bundle.min_cosine:.4f} on the golden images): {bundle.folder}"
+        f"{bundle.model_bytes:,} bytes, sha256 {bundle.sha256[:12]}): {bundle.folder}\n"
+        f"cosine to the Keras vectors on {agreement.images} validation images: median "
+        f"{agreement.median:.4f}, lowest {agreement.min:.4f}, {agreement.below_floor} below "
+        f"{MIN_COSINE}"
     )
