@@ -282,3 +282,36 @@ def test_packaging_needs_no_tensorflow(run: Path, tmp_path: Path) -> None:
     proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.split()[-1] == "int8"
+
+
+def test_latency_names_the_machine_that_measured_it(run_copy: Path, tmp_path: Path) -> None:
+    from alexedge.hardware import hardware_line
+
+    # Packaged on another machine than the one compress timed on: the bundle names that one.
+    doc = _doc(run_copy)
+    elsewhere = {**doc["hardware"], "cpu": "Phone-class Test SoC", "logical_cores": 8}
+    (run_copy / "variants.json").write_text(json.dumps({**doc, "hardware": elsewhere}))
+    bundle = package_run(run_copy, PackageConfig(out=tmp_path / "a"))
+    latency = json.loads((bundle.folder / "manifest.json").read_text())["latency"]
+    variant = next(v for v in doc["variants"] if v["name"] == bundle.variant)
+    assert latency["ms_1_thread"] == variant["latency_ms_1_thread"]
+    assert latency["ms_2_threads"] == variant["latency_ms_2_threads"]
+    assert latency["hardware"] == elsewhere
+    assert latency["measured_on"] == hardware_line(elsewhere) != hardware_line()
+    assert latency["measured_on"].startswith("Phone-class Test SoC, 8 cores")
+    usage = (bundle.folder / "USAGE.md").read_text()
+    figures = f"{variant['latency_ms_1_thread']:.2f} ms on 1 thread"
+    assert f"- Latency: {figures}" in usage
+    assert f"measured on {hardware_line(elsewhere)}; " in usage and "not on a phone" in usage
+
+
+def test_latency_of_a_run_without_a_hardware_record_is_unknown(
+    run_copy: Path, tmp_path: Path
+) -> None:
+    doc = _doc(run_copy)
+    del doc["hardware"]  # written before variants.json recorded the machine
+    (run_copy / "variants.json").write_text(json.dumps(doc))
+    bundle = package_run(run_copy, PackageConfig(out=tmp_path / "a"))
+    latency = json.loads((bundle.folder / "manifest.json").read_text())["latency"]
+    assert latency["hardware"] is None and latency["measured_on"].startswith("an unknown machine")
+    assert "measured on an unknown machine" in (bundle.folder / "USAGE.md").read_text()

@@ -18,9 +18,17 @@ from alexedge.edge_runtime.metadata import (
     ImageInputMetadata,
     ModelMetadata,
 )
+from alexedge.hardware import hardware_line
 from alexedge.preprocess import MODEL_INPUT_MEAN, MODEL_INPUT_STD, base_size_for
 
-__all__ = ["MIN_PARSER_VERSION", "NORMALIZATION", "build_manifest", "model_metadata"]
+__all__ = [
+    "MIN_PARSER_VERSION",
+    "NORMALIZATION",
+    "UNKNOWN_HARDWARE",
+    "build_manifest",
+    "measured_latency",
+    "model_metadata",
+]
 
 # The oldest metadata parser that understands every field written here (name,
 # description, NormalizationOptions, ValueRange stats, TENSOR_AXIS_LABELS): all date
@@ -33,6 +41,14 @@ NORMALIZATION = {"mean": MODEL_INPUT_MEAN, "std": MODEL_INPUT_STD}
 _PIXEL_RANGE = ((0.0,), (255.0,))
 _PROBABILITY_RANGE = ((0.0,), (1.0,))
 _LISTED_CLASSES = 10
+# What the bundle says when variants.json predates its ``hardware`` record: latencies
+# without a machine are not comparable with anything, and saying so beats guessing.
+UNKNOWN_HARDWARE = "an unknown machine (its variants.json predates the hardware record)"
+_PHONE_NOTE = (
+    "timed by alexedge compress with the LiteRT CPU interpreter on the machine named here, not "
+    "on a phone: a phone's cores, int8 units and delegates give other times, so measure on "
+    "the target device before choosing a variant by latency"
+)
 
 
 def model_metadata(
@@ -95,6 +111,24 @@ def describe(
     )
 
 
+def measured_latency(doc: Mapping[str, Any], variant: Mapping[str, Any]) -> dict[str, Any]:
+    """The variant's latency and the machine it was measured on (``variants.json``'s
+    ``hardware``), for ``manifest.json`` and ``USAGE.md`` alike.
+
+    Not this machine's description: a bundle may be packaged far from where
+    ``alexedge compress`` timed the variant, and the figures hold only there.
+    """
+    hardware = doc.get("hardware")
+    known = isinstance(hardware, Mapping)
+    return {
+        "ms_1_thread": variant.get("latency_ms_1_thread"),
+        "ms_2_threads": variant.get("latency_ms_2_threads"),
+        "measured_on": hardware_line(dict(hardware)) if known else UNKNOWN_HARDWARE,
+        "hardware": dict(hardware) if known else None,
+        "note": _PHONE_NOTE,
+    }
+
+
 def build_manifest(
     *,
     doc: Mapping[str, Any],
@@ -142,6 +176,7 @@ def build_manifest(
             "top5": variant["top5"],
             "images": doc["dataset"]["val_images"],
         },
+        "latency": measured_latency(doc, variant),
         # What the app's TFLite runtime must support beyond long-standing TFLite 2.x.
         "runtime_notes": list(runtime_notes),
         "metadata": _metadata_dict(metadata),

@@ -170,7 +170,7 @@ def package_run(run_dir: Path, config: PackageConfig | None = None) -> Bundle:
             runtime_notes=notes,
         )
         write_json(tmp / FILES["manifest"], manifest)
-        usage = usage_markdown(io, metadata.description, config.target, notes)
+        usage = usage_markdown(io, metadata.description, config.target, notes, manifest["latency"])
         write_text(tmp / FILES["usage"], usage)
     name = str(variant["name"])
     return Bundle(out, name, config.target, len(model), digest, metadata, len(golden), notes)

@@ -7,7 +7,8 @@ Placeholders are ``@NAME@`` because Kotlin and Swift use both braces and ``$``.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from alexedge.android_assets.model_io import ModelIO
 from alexedge.preprocess import base_size_for
@@ -154,20 +155,37 @@ _FLOAT_OUTPUT = """    val raw = Array(1) { FloatArray(labels.size) }
 
 
 def usage_markdown(
-    io: ModelIO, description: str, target: str = "android", notes: Sequence[str] = ()
+    io: ModelIO,
+    description: str,
+    target: str = "android",
+    notes: Sequence[str] = (),
+    latency: Mapping[str, Any] | None = None,
 ) -> str:
     """USAGE.md for this model; ``target`` ("android" or "ios") decides which comes first.
 
     ``notes`` (runtime requirements, ``runtime.runtime_notes``) become header bullets:
-    they decide which library versions the snippets below may use.
+    they decide which library versions the snippets below may use. ``latency``
+    (``manifest.measured_latency``) becomes one more, naming the machine it holds for: a
+    reader choosing a variant by its milliseconds must not take them for a phone's.
     """
     android = _KOTLIN_MEDIAPIPE + "\n" + _KOTLIN_LITERT
     sections = (android, _SWIFT_MEDIAPIPE) if target == "android" else (_SWIFT_MEDIAPIPE, android)
     header = _HEADER + "".join(f"- Runtime: {note}.\n" for note in notes)
+    if latency is not None:
+        header += _latency_bullet(latency)
     text = "\n".join((header, *sections))
     for name, value in _facts(io, description).items():
         text = text.replace(f"@{name}@", value)
     return text
+
+
+def _latency_bullet(latency: Mapping[str, Any]) -> str:
+    one, two = (latency.get(key) for key in ("ms_1_thread", "ms_2_threads"))
+    if one is None or two is None:
+        figures = "not measured"
+    else:
+        figures = f"{one:.2f} ms on 1 thread, {two:.2f} ms on 2 threads"
+    return f"- Latency: {figures}, measured on {latency['measured_on']}; {latency['note']}.\n"
 
 
 def _facts(io: ModelIO, description: str) -> dict[str, str]:
