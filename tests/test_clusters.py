@@ -92,3 +92,17 @@ def test_report_shows_the_clusters_of_a_run(tmp_path: Path) -> None:
     assert "![Features by class on two principal components](clusters.png)" in text
     doc = json.loads((run / "report.json").read_text("utf-8"))
     assert doc["clusters"]["purity"] == 1.0
+
+
+def test_vectors_are_compared_by_direction() -> None:
+    """Cosine geometry: an image's vector scaled up (a brighter, stronger response) stays
+    in its cluster, and the scores do not move."""
+    features = _blobs(spread=2.0)
+    scales = np.random.default_rng(2).uniform(0.2, 50, (len(features.labels), 1))
+    scaled = Features(
+        features.features * scales, features.labels, features.files, features.class_names, "a", "m"
+    )
+    plain, stretched = cluster_features(features), cluster_features(scaled)
+    assert stretched.ami == pytest.approx(plain.ami) and stretched.l2_normalized
+    raw = cluster_features(scaled, ClusterConfig(l2_normalize=False))
+    assert raw.ami < plain.ami - 0.1 and not raw.l2_normalized

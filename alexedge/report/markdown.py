@@ -278,7 +278,8 @@ def clusters_section(result: ClusterResult) -> list[str]:
         "",
         f"k-means (k = {result.clusters}, seed {result.seed}) on {result.pca_dims} principal "
         f"components ({100 * result.explained_variance:.1f}% of the variance) of the "
-        f"{result.layer} vectors of {result.images} images (`{result.source}`).",
+        f"{'L2-normalised ' if result.l2_normalized else ''}{result.layer} vectors of "
+        f"{result.images} images (`{result.source}`).",
         "",
     ]
     if result.ami is None:

@@ -3,11 +3,13 @@
 The classic recipe for grouping images by a network's activations: PCA first (k-means'
 Euclidean distances are dominated by noise in hundreds of weak directions; 50 components
 keep the structure), then k-means with k = the number of classes, seeded so a run is
-repeatable. How well the clusters recover the classes is scored with adjusted mutual
-information and the adjusted Rand index (both 0 for chance, 1 for the classes exactly,
-whatever the cluster numbering) and purity (the share of images in their cluster's
-majority class: easy to read, but it rises with k). The first two principal components
-give the 2-D picture, coloured by class.
+repeatable. Vectors are L2-normalised first, so distances follow the cosine similarity
+an embedder is searched with, and a few images with very large activations do not take
+over the principal components (and the picture). How well the clusters recover the
+classes is scored with adjusted mutual information and the adjusted Rand index (both 0
+for chance, 1 for the classes exactly, whatever the cluster numbering) and purity (the
+share of images in their cluster's majority class: easy to read, but it rises with k).
+The first two principal components give the 2-D picture, coloured by class.
 """
 
 from __future__ import annotations
@@ -43,11 +45,13 @@ CLUSTERS_FIGURE = "clusters.png"
 @dataclass(frozen=True)
 class ClusterConfig:
     """``pca_dims``: components kept before k-means; ``clusters``: k (``None``: the
-    number of classes); ``seed``: PCA's and k-means' randomness."""
+    number of classes); ``seed``: PCA's and k-means' randomness; ``l2_normalize``: unit
+    vectors first (cosine geometry)."""
 
     pca_dims: int = 50
     clusters: int | None = None
     seed: int = 0
+    l2_normalize: bool = True
 
     def __post_init__(self) -> None:
         if self.pca_dims < 2:
@@ -71,6 +75,7 @@ class ClusterResult:
     source: str
     seed: int
     class_names: tuple[str, ...] = ()
+    l2_normalized: bool = True
     points: np.ndarray = field(default_factory=lambda: np.empty((0, 2), np.float32), repr=False)
     labels: np.ndarray = field(default_factory=lambda: np.empty(0, np.int64), repr=False)
     assignments: np.ndarray = field(default_factory=lambda: np.empty(0, np.int64), repr=False)
@@ -95,6 +100,9 @@ def cluster_features(features: Features, config: ClusterConfig | None = None) ->
 
     config = config or ClusterConfig()
     vectors = features.features.astype(np.float64)
+    if config.l2_normalize:
+        norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+        vectors = vectors / np.where(norms > 0, norms, 1.0)
     labelled = bool(features.labelled.all()) and len(features.labels) > 0
     k = config.clusters or (len(np.unique(features.labels)) if labelled else 0)
     if k < 2:
@@ -124,6 +132,7 @@ def cluster_features(features: Features, config: ClusterConfig | None = None) ->
         source=features.source,
         seed=config.seed,
         class_names=features.class_names,
+        l2_normalized=config.l2_normalize,
         points=reduced[:, :2].astype(np.float32),
         labels=features.labels,
         assignments=assignments,
