@@ -1,9 +1,15 @@
 """``--time-budget``: the run fits its budget, the schedule spans the planned epochs, and a
-resumed run keeps the plan. Also the time arithmetic the progress lines say."""
+resumed run keeps the plan. Also the time arithmetic the progress lines say.
+
+One run trains on the wall clock, with room for a busy machine. The others time epoch 1
+with fixed figures on a fake clock, so their plan is the same on any machine under any
+load and the tests can say exactly how many epochs it holds.
+"""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 
@@ -14,8 +20,16 @@ from train_data import tiny_config
 from alexedge.train.budget import EpochTiming, FirstEpochTimer, plan_epochs, planned_config
 from alexedge.train.eta import clock, duration, epoch_estimate, fine_tune_line, finish_line
 
-BUDGET_MINUTES = 0.75  # 45 s: epoch 1 (with tracing) and a few more on a busy machine
+BUDGET_MINUTES = 0.4  # the real run: epoch 1 (with tracing) and several more, even when busy
+BUDGET_SLACK_SECONDS = 4  # a run this short may overrun 10% by a few seconds of scheduling
 MAX_EPOCHS = 400  # far more than fit: the budget, not the recipe, sets the epochs
+# The planned runs: an epoch 1 timed as these figures, on a clock they alone move.
+FAKE_BUDGET_MINUTES = 0.5
+FAKE_START_UP = 4.0  # seconds before epoch 1 (data, model)
+FAKE_TIMING = EpochTiming(epoch=5.0, trace=1.0, evaluation=3.0, first_epoch=6.0)
+# 30 s * 0.95 - (4 + 6) s so far - 1 s tracing - 3 s evaluation = 14.5 s: 2 more epochs.
+FAKE_PLAN = 3
+RESUMED_TIMING = EpochTiming(epoch=0.5, trace=0.1, evaluation=0.1, first_epoch=0.5)
 
 
 def test_durations_and_finish_clock() -> None:
@@ -73,37 +87,78 @@ def test_first_epoch_timer_leaves_the_tracing_out() -> None:
     assert timing.first_epoch == 3.0
 
 
-@pytest.fixture(scope="module")
-def budget_runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    """A budgeted run, and one killed after epoch 2 of its plan then resumed."""
+class FakeClock:
+    """The run's ``time.monotonic``, moved only by the fake epoch 1 (``fake_timing``)."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def monotonic(self) -> float:
+        return self.now
+
+
+def fake_timing(clock: FakeClock, timing: EpochTiming) -> Callable[..., EpochTiming]:
+    """A ``FirstEpochTimer.timing`` that reports ``timing`` whatever epoch 1 took, and
+    moves ``clock`` on by the start-up and that epoch: the plan is the same on any machine
+    under any load."""
+
+    def timing_method(self: FirstEpochTimer, average_epochs: int = 0) -> EpochTiming:
+        clock.now += FAKE_START_UP + timing.first_epoch
+        return timing
+
+    return timing_method
+
+
+def _train_on_fake_clock(data: Path, out: Path, timing: EpochTiming, kill_after: int = 0) -> None:
+    """Train the budgeted tiny recipe into ``out`` with epoch 1 timed as ``timing``;
+    ``kill_after`` > 0: the process "dies" after that epoch (``--resume`` picks it up)."""
     import tf_keras as keras
 
-    from alexedge.train import loop
+    from alexedge.train import loop, session
     from alexedge.train.run_config import DataConfig, RunConfig
-    from alexedge.train.session import resume_run, train_run
-
-    root = tmp_path_factory.mktemp("budget")
-    data = write_colour_dataset(root / "data", classes=3, per_class=16, val_per_class=4, size=32)
-    config = tiny_config(epochs=MAX_EPOCHS, time_budget=BUDGET_MINUTES, dropout=0.0)
-    runs = {"whole": root / "whole", "resumed": root / "resumed"}
-    train_run(RunConfig(DataConfig(root=data), config), runs["whole"])
 
     class Killed(Exception):
         pass
 
-    class KillAfterEpoch3(keras.callbacks.Callback):
+    class Kill(keras.callbacks.Callback):
         def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
-            if epoch == 1:  # after the recorder committed epoch 2
+            if epoch + 1 == kill_after:  # after the recorder committed the epoch
                 raise Killed
 
-    real = loop.progress_callback
-    loop.progress_callback = lambda *args, **kwargs: KillAfterEpoch3()
-    try:
+    clock = FakeClock()
+    run_config = RunConfig(
+        DataConfig(root=data),
+        tiny_config(epochs=MAX_EPOCHS, time_budget=FAKE_BUDGET_MINUTES, dropout=0.0),
+    )
+    real_progress = loop.progress_callback
+    with pytest.MonkeyPatch.context() as patch:
+        for module in (loop, session):
+            patch.setattr(module, "time", clock)
+        patch.setattr(FirstEpochTimer, "timing", fake_timing(clock, timing))
+        if not kill_after:
+            session.train_run(run_config, out)
+            return
+        patch.setattr(loop, "progress_callback", lambda *args, **kwargs: Kill())
         with pytest.raises(Killed):
-            train_run(RunConfig(DataConfig(root=data), config), runs["resumed"])
-    finally:
-        loop.progress_callback = real
-    resume_run(runs["resumed"])
+            session.train_run(run_config, out)
+        patch.setattr(loop, "progress_callback", real_progress)
+        patch.setattr(FirstEpochTimer, "timing", fake_timing(clock, RESUMED_TIMING))
+        session.resume_run(out)
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("budget")
+    return write_colour_dataset(root / "data", classes=3, per_class=16, val_per_class=4, size=32)
+
+
+@pytest.fixture(scope="module")
+def planned_runs(data: Path) -> dict[str, Path]:
+    """Budgeted runs whose epoch 1 is timed by ``FAKE_TIMING``: one whole, one killed
+    after epoch 2 and resumed (where epoch 1 would now be timed by ``RESUMED_TIMING``)."""
+    runs = {"whole": data.parent / "whole", "resumed": data.parent / "resumed"}
+    _train_on_fake_clock(data, runs["whole"], FAKE_TIMING)
+    _train_on_fake_clock(data, runs["resumed"], FAKE_TIMING, kill_after=2)
     return runs
 
 
@@ -113,44 +168,59 @@ def _history(run: Path) -> list[dict[str, str]]:
     return read_history(run)
 
 
-def test_the_run_ends_within_its_budget(budget_runs: dict[str, Path]) -> None:
-    metrics = json.loads((budget_runs["whole"] / "metrics.json").read_text())
-    planned = metrics["time_budget"]["planned_epochs"]
-    assert 1 < planned < MAX_EPOCHS  # the budget, not the recipe, set the epochs
-    assert metrics["epochs"] == planned == len(_history(budget_runs["whole"]))
-    # Within 10%, plus a few seconds for times this small (a shared 2-core machine).
-    assert metrics["run_seconds"] <= BUDGET_MINUTES * 60 * 1.1 + 3
-    assert metrics["hardware"]["cpu"]
-
-
-def test_the_schedule_spans_exactly_the_planned_epochs(budget_runs: dict[str, Path]) -> None:
+def test_the_plan_spends_the_budget_epoch_1_measured(planned_runs: dict[str, Path]) -> None:
     from alexedge.train.callbacks import read_state
+
+    run = planned_runs["whole"]
+    assert read_state(run).planned_epochs == FAKE_PLAN
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert metrics["time_budget"] == {"minutes": FAKE_BUDGET_MINUTES, "planned_epochs": FAKE_PLAN}
+    assert metrics["epochs"] == FAKE_PLAN == len(_history(run))
+    # Seconds on the run's clock: here the fake one, moved by epoch 1 alone.
+    assert metrics["run_seconds"] == FAKE_START_UP + FAKE_TIMING.first_epoch
+
+
+def test_the_schedule_spans_exactly_the_planned_epochs(planned_runs: dict[str, Path]) -> None:
     from alexedge.train.loop import steps_per_epoch
     from alexedge.train.schedule import make_schedule
 
-    run = budget_runs["whole"]
-    epochs = read_state(run).planned_epochs
-    config = planned_config(tiny_config(epochs=MAX_EPOCHS, time_budget=BUDGET_MINUTES), epochs)
+    config = planned_config(tiny_config(epochs=MAX_EPOCHS), FAKE_PLAN)
     steps = steps_per_epoch(3 * 16, config.batch_size)
     schedule = make_schedule(config, steps)
-    recorded = [float(row["lr"]) for row in _history(run)]
-    expected = [float(schedule(e * steps - 1)) for e in range(1, epochs + 1)]
+    recorded = [float(row["lr"]) for row in _history(planned_runs["whole"])]
+    expected = [float(schedule(e * steps - 1)) for e in range(1, FAKE_PLAN + 1)]
     assert recorded == pytest.approx(expected, rel=1e-4)
     # The last epoch's last step is the cosine's floor, where a cut-off run would not be.
     assert recorded[-1] < 0.02 * config.learning_rate
 
 
-def test_a_resumed_run_keeps_its_plan(budget_runs: dict[str, Path]) -> None:
+def test_a_resumed_run_keeps_its_plan(planned_runs: dict[str, Path]) -> None:
     from alexedge.train.callbacks import read_state
 
-    whole, resumed = (read_state(budget_runs[k]) for k in ("whole", "resumed"))
-    assert resumed.planned_epochs == resumed.epochs_done > 2
-    assert [int(r["epoch"]) for r in _history(budget_runs["resumed"])] == list(
-        range(1, resumed.planned_epochs + 1)
-    )
-    metrics = json.loads((budget_runs["resumed"] / "metrics.json").read_text())
-    assert metrics["time_budget"]["planned_epochs"] == resumed.planned_epochs
-    assert whole.planned_epochs > 1
+    # Planned again after the resume, the faster epoch would buy more epochs.
+    assert plan_epochs(FAKE_BUDGET_MINUTES * 60, 0.0, RESUMED_TIMING, MAX_EPOCHS) > FAKE_PLAN
+    resumed = read_state(planned_runs["resumed"])
+    assert resumed.planned_epochs == resumed.epochs_done == FAKE_PLAN
+    epochs = [int(r["epoch"]) for r in _history(planned_runs["resumed"])]
+    assert epochs == list(range(1, FAKE_PLAN + 1))
+    metrics = json.loads((planned_runs["resumed"] / "metrics.json").read_text())
+    assert metrics["time_budget"]["planned_epochs"] == metrics["epochs"] == FAKE_PLAN
+
+
+def test_a_real_run_holds_its_budget(data: Path, tmp_path: Path) -> None:
+    """The one run on the wall clock: epoch 1 is really timed and the plan really kept."""
+    from alexedge.train.run_config import DataConfig, RunConfig
+    from alexedge.train.session import train_run
+
+    config = tiny_config(epochs=MAX_EPOCHS, time_budget=BUDGET_MINUTES, dropout=0.0)
+    train_run(RunConfig(DataConfig(root=data), config), tmp_path / "run")
+    metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    planned = metrics["time_budget"]["planned_epochs"]
+    assert 1 < planned < MAX_EPOCHS  # the budget, not the recipe, set the epochs
+    assert metrics["epochs"] == planned == len(_history(tmp_path / "run"))
+    # Within 10%, plus a few seconds for times this small (a shared 2-core machine).
+    assert metrics["run_seconds"] <= BUDGET_MINUTES * 60 * 1.1 + BUDGET_SLACK_SECONDS
+    assert metrics["hardware"]["cpu"]
 
 
 def test_progress_lines_end_with_the_finish_clock(capsys: pytest.CaptureFixture[str]) -> None:
