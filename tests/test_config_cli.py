@@ -6,6 +6,7 @@ place its default lives; ``--help`` shows that default, read from the dataclass.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,7 @@ from alexedge.cli import train as train_cli
 from alexedge.compress.config import CompressConfig
 from alexedge.data.synth import SynthConfig
 from alexedge.errors import ConfigError
+from alexedge.pipeline import FIRST_RUN_COMPRESS, FIRST_RUN_TRAIN
 from alexedge.train.config import Augmentation, TrainConfig
 from alexedge.train.run_config import DataConfig
 
@@ -57,7 +59,7 @@ def test_options_default_to_not_given(module: Any, name: str) -> None:
     [
         (train_cli, "train", (TrainConfig(), Augmentation(), DataConfig(Path()))),
         (compress_cli, "compress", (CompressConfig(),)),
-        (pipeline_cli, "pipeline", (TrainConfig(), CompressConfig())),
+        (pipeline_cli, "pipeline", (FIRST_RUN_TRAIN, FIRST_RUN_COMPRESS)),
     ],
 )
 def test_help_shows_the_dataclass_defaults(module: Any, name: str, configs: tuple) -> None:
@@ -102,12 +104,14 @@ def _pipeline_config(monkeypatch: pytest.MonkeyPatch, *args: str) -> Any:
 def test_pipeline_options_reach_each_stage(monkeypatch: pytest.MonkeyPatch) -> None:
     config = _pipeline_config(monkeypatch)
     assert (config.data, config.synth) == (None, SynthConfig())
-    assert (config.train, config.compress) == (TrainConfig(), CompressConfig())
+    assert (config.train, config.compress) == (FIRST_RUN_TRAIN, FIRST_RUN_COMPRESS)
     args = ["--epochs", "2", "--size", "32", "--seed", "3", "--sparsity", "0.5,0.9"]
     config = _pipeline_config(monkeypatch, *args, "--per-class", "7", "--classes", "4")
-    assert config.train == TrainConfig(epochs=2, input_size=32, seed=3)
+    assert config.train == FIRST_RUN_TRAIN.replace(epochs=2, input_size=32, seed=3)
     assert config.synth == SynthConfig(classes=4, per_class=7, size=32, seed=3)
-    assert config.compress == CompressConfig(sparsities=(0.5, 0.9), seed=3)
+    assert config.compress == replace(FIRST_RUN_COMPRESS, sparsities=(0.5, 0.9), seed=3)
+    config = _pipeline_config(monkeypatch, "--precision", "float32", "--layer-errors")
+    assert (config.train.precision, config.compress.layer_errors) == ("float32", True)
     config = _pipeline_config(monkeypatch, "--data", "d", "--classes", "4", "--layout", "folders")
     assert config.data == DataConfig(Path("d"), "folders", 4)
 

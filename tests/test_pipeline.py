@@ -21,7 +21,13 @@ from alexedge.compress.schema import SCHEMA_VERSION, validate_variants_doc
 from alexedge.data.synth import SynthConfig
 from alexedge.edge_runtime import Classifier
 from alexedge.errors import ConfigError
-from alexedge.pipeline import PipelineConfig, PipelineResult, run_pipeline
+from alexedge.pipeline import (
+    FIRST_RUN_COMPRESS,
+    FIRST_RUN_TRAIN,
+    PipelineConfig,
+    PipelineResult,
+    run_pipeline,
+)
 from alexedge.train.config import TrainConfig
 from alexedge.train.run_config import DataConfig
 
@@ -97,6 +103,8 @@ def test_the_model_learns_and_every_variant_passes_its_floor(tiny_run: PipelineR
     status = json.loads((tiny_run.out / "pipeline.json").read_text())
     assert status["status"] == "done"
     assert set(status["timings_s"]) == {"train", "compress", "package", "report"}
+    assert set(status["cpu_s"]) == set(status["timings_s"])
+    assert status["cpu_s"]["train"] > 0
 
 
 def test_pipeline_and_commands_make_the_same_run(tiny_run: PipelineResult, command_run: Path):
@@ -163,6 +171,20 @@ def test_blank_calibration_is_refused() -> None:
     model = build_model("logreg", 3, 16)
     with pytest.raises(ModelError, match="single flat colour"):
         convert(model, "int8", np.zeros((4, 16, 16, 3), np.uint8))
+
+
+def test_a_first_run_makes_what_the_report_and_the_bundle_need() -> None:
+    """The defaults stay short: the float32 reference, int8 of the trained and the pruned
+    model (the bundle), no per-layer error pass, bf16 training where the CPU has it."""
+    names = [
+        variant_name(plan.name, mode, FIRST_RUN_COMPRESS.per_channel)
+        for plan in plan_family(FIRST_RUN_COMPRESS)
+        for mode in plan.modes
+    ]
+    assert names == ["float32", "int8", "pruned75-int8"]
+    assert not FIRST_RUN_COMPRESS.layer_errors
+    assert FIRST_RUN_TRAIN.precision == "auto"
+    assert PipelineConfig(out=Path("run")).compress == FIRST_RUN_COMPRESS
 
 
 def test_existing_run_needs_force(tiny_run: PipelineResult) -> None:

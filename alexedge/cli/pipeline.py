@@ -1,12 +1,13 @@
 """``alexedge pipeline``: options -> ``PipelineConfig`` (its stage configs) -> ``run_pipeline``.
 
-Options default to None, "not given": each stage config then keeps its own default, which
-``--help`` shows from the dataclass. A parameter is named as the field it sets (``--size``
-sets ``input_size``, and the built-in images' ``size``).
+Options default to None, "not given": each stage config then keeps the pipeline's first-run
+default (``FIRST_RUN_TRAIN``, ``FIRST_RUN_COMPRESS``), which ``--help`` shows. A parameter is
+named as the field it sets (``--size`` sets ``input_size``, and the built-in images' ``size``).
 """
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
@@ -23,11 +24,11 @@ from alexedge.cli.search_options import (
     SelectionData,
     search_config,
 )
-from alexedge.compress.config import CompressConfig, parse_float_list, parse_name_list
+from alexedge.compress.config import parse_float_list, parse_name_list
 from alexedge.compress.search.config import SearchConfig
 from alexedge.errors import ConfigError
 from alexedge.modes import QUANTIZATION_MODES
-from alexedge.train.config import TrainConfig
+from alexedge.pipeline import FIRST_RUN_COMPRESS, FIRST_RUN_TRAIN
 
 __all__ = ["register"]
 
@@ -48,6 +49,14 @@ def pipeline(
         Path | None, typer.Option(help="Run folder for every artifact. Default: runs/<timestamp>.")
     ] = None,
     epochs: Annotated[int | None, typer.Option(help="Training epochs.")] = None,
+    precision: Annotated[
+        str | None,
+        typer.Option(
+            help="Training precision: auto (mixed_bfloat16 on CPUs with AVX512-BF16 or AMX, "
+            "mixed_float16 on Tensor-Core GPUs, else float32), float32, mixed_float16 or "
+            "mixed_bfloat16."
+        ),
+    ] = None,
     classes: Annotated[
         int | None,
         typer.Option(
@@ -87,7 +96,18 @@ def pipeline(
     ] = None,
     quantize: Annotated[
         str | None,
-        typer.Option(help=f"TFLite modes, comma-separated: {', '.join(QUANTIZATION_MODES)}."),
+        typer.Option(
+            help=f"TFLite modes, comma-separated: {', '.join(QUANTIZATION_MODES)} (float32 "
+            "of the trained model is always made: sizes are compared with it)."
+        ),
+    ] = None,
+    layer_errors: Annotated[
+        bool | None,
+        typer.Option(
+            "--layer-errors/--no-layer-errors",
+            help="Measure each int8 variant's per-layer error against float (worst first, in "
+            "variants.json and the report).",
+        ),
     ] = None,
     seed: Annotated[
         int | None, typer.Option(help="Seed for data synthesis, shuffling, augmentation.")
@@ -107,17 +127,27 @@ def pipeline(
     one run folder. Prints the accuracy-vs-size table at the end; everything else lands
     in OUT (REPORT.md, variants.json, variants/*.tflite, android_assets/, checkpoints).
     Nothing is packaged when a variant fails its agreement check (exit code 2).
+
+    A first run is kept short on any CPU: bf16 training where the CPU has it, one
+    pruning fine-tune epoch fewer, int8 variants only beside the float32 reference, no
+    per-layer error pass. Each long path is one option away: --precision float32,
+    --finetune-epochs 3, --quantize float32,dynamic,float16,int8, --layer-errors (or
+    `alexedge compress RUN`, whose defaults make all of them).
     """
     from alexedge.pipeline import PipelineConfig, run_pipeline
 
-    train = TrainConfig(**given(epochs=epochs, input_size=input_size, seed=seed))
-    compress = CompressConfig(
+    train = FIRST_RUN_TRAIN.replace(
+        **given(epochs=epochs, precision=precision, input_size=input_size, seed=seed)
+    )
+    compress = dataclasses.replace(
+        FIRST_RUN_COMPRESS,
         **given(
             sparsities=parsed(parse_float_list, sparsities, "--sparsity"),
             quantize=parsed(parse_name_list, quantize, "--quantize"),
             finetune_epochs=finetune_epochs,
+            layer_errors=layer_errors,
             seed=seed,
-        )
+        ),
     )
     dataset = given(
         classes=classes, classes_file=classes_file, layout=layout, val_fraction=val_fraction
@@ -130,7 +160,14 @@ def pipeline(
         synth=synth,
         train=train,
         compress=compress,
-        search=search_config(max_loss, max_class_loss, objective, budget_minutes, selection_data),
+        search=search_config(
+            max_loss,
+            max_class_loss,
+            objective,
+            budget_minutes,
+            selection_data,
+            family={},
+        ),
         force=force,
     )
     result = run_pipeline(config)
@@ -139,7 +176,7 @@ def pipeline(
 
 
 # Not SynthConfig: its module costs every command's start-up a third of a second (numpy, PIL).
-show_config_defaults(pipeline, TrainConfig(), CompressConfig(), SearchConfig())
+show_config_defaults(pipeline, FIRST_RUN_TRAIN, FIRST_RUN_COMPRESS, SearchConfig())
 
 
 def _datasets(
