@@ -148,6 +148,7 @@ def _fine_tune(new_data: Path, backbone: Path) -> RunConfig:
         learning_rate=0.05,
         init_from=str(backbone),
         freeze_epochs=2,
+        finetune_lr_scale=0.1,
     )
     return RunConfig(DataConfig(new_data), config)
 

@@ -124,8 +124,10 @@ class TrainConfig:
     (``alexedge.train.budget``). ``init_from`` names a finished run whose layers start
     this one, all but the classifier head (``alexedge.train.transfer``): the first
     ``freeze_epochs`` train the new head alone, then every layer trains at
-    ``finetune_lr_scale`` times the schedule's rate, so the copied features are
-    adjusted rather than overwritten by the large steps a fresh network takes.
+    ``finetune_lr_scale`` times the schedule's rate. Its default is 1, the recipe's own
+    rate: measured on a 15-epoch fine-tune of few images a class, lower rates
+    underfitted (benchmarks/RESULTS.md); a long fine-tune of a strong backbone may want
+    less, to adjust its features rather than overwrite them.
     """
 
     model: str = "alexnet-reduced"
@@ -151,7 +153,7 @@ class TrainConfig:
     plain_epochs: int = 0  # the last N epochs without mixing, erasing, TrivialAugment
     init_from: str = ""  # a finished run whose layers start this one (train.backbone)
     freeze_epochs: int = 0  # with init_from: the first N epochs train the new head alone
-    finetune_lr_scale: float = 0.1  # with init_from: the rate x this once all layers train
+    finetune_lr_scale: float = 1.0  # with init_from: the rate x this once all layers train
     precision: str = "float32"
     xla: bool = False
     strategy: str = "auto"

@@ -128,7 +128,7 @@ class LoweredAfter(_Schedule):
     """``schedule(step)``, times ``factor`` from step ``boundary`` on.
 
     A fine-tune's rate: the new head alone trains at the recipe's rate, then the whole
-    network at a fraction of it (``TrainConfig.finetune_lr_scale``).
+    network at ``TrainConfig.finetune_lr_scale`` times it.
     """
 
     def __init__(self, schedule: _Schedule, boundary: int, factor: float) -> None:
