@@ -18,18 +18,23 @@ per-class damage and confusion come from it.
 Variant names are ``<mode>`` for the trained model (``float32``, ``int8``) and
 ``<source>-<mode>`` otherwise (``pruned90-int8``, ``pruned90-qat-int8``,
 ``pruned90-clustered16-int8``, ``pruned90-qat4-int4``: trained on the int4 grid).
+
+The compression search (``compress.search``) writes its files and document with the
+same public helpers (``predict_probs``, ``with_metadata``, ``start_variants_folder``,
+``variants_document``), so a searched file and a family variant carry the same metadata
+and the same document header.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from alexedge.atomic import write_bytes
+from alexedge.atomic import write_bytes, write_json, write_text
 from alexedge.compress.config import CompressConfig
 from alexedge.compress.diagnostics.measure import VariantMeasurement, measure_variant
 from alexedge.compress.inputs import RunInputs
@@ -41,12 +46,21 @@ from alexedge.metrics import ranked_classes, top_k_scores
 from alexedge.modes import ACCUMULATED, ISOLATED, MODES
 from alexedge.predictions import read_predictions, write_predictions
 from alexedge.preprocess import MODEL_INPUT_MEAN, MODEL_INPUT_STD, center_crops
-from alexedge.run import PREDICTIONS, VARIANTS_DIR
+from alexedge.run import LABELS, PREDICTIONS, VARIANTS_DIR
 
 if TYPE_CHECKING:
     from alexedge.compress.export.convert import Export
 
-__all__ = ["TRAINED", "Family", "SourcePlan", "variant_name"]
+__all__ = [
+    "TRAINED",
+    "Family",
+    "SourcePlan",
+    "predict_probs",
+    "start_variants_folder",
+    "variant_name",
+    "variants_document",
+    "with_metadata",
+]
 
 Say = Callable[[str], None]
 _LRN = "LOCAL_RESPONSE_NORMALIZATION"
@@ -126,28 +140,9 @@ class Family:
 
     def document(self, previous: dict[str, Any] | None) -> dict[str, Any]:
         """``variants.json`` with every row measured so far, merged into ``previous``."""
-        inputs = self.inputs
-        train = inputs.decoded_train
-        skipped = len(inputs.val_split.skipped) + (len(train.skipped) if train else 0)
-        new = {
-            "schema_version": SCHEMA_VERSION,
-            "model": inputs.train_config.model,
-            "input_size": inputs.train_config.input_size,
-            "parameters": int(inputs.model.count_params()),
-            "dataset": {
-                "root": inputs.dataset.root,
-                "classes": inputs.dataset.num_classes,
-                "train_images": len(train) if train else len(inputs.dataset.train),
-                "val_images": len(inputs.val_split),
-                "skipped": skipped,
-            },
-            "keras": self.keras,
-            "variants": [{**m.to_dict(), **self.extras.get(m.name, {})} for m in self.measured],
-            "compress": config_to_dict(self.config),
-        }
-        doc = merge_variants_doc(new, previous, inputs.run_dir / VARIANTS_DIR)
-        validate_variants_doc(doc)
-        return doc
+        return variants_document(
+            self.inputs, self.config, self.keras, self.measured, self.extras, previous
+        )
 
     def _build(self, plan: SourcePlan) -> Any:
         if plan.parent is None:
@@ -163,7 +158,7 @@ class Family:
         return make(self.models[plan.parent], data, self.config, plan.sparsity_target)
 
     def _score_keras(self, plan: SourcePlan, model: Any) -> None:
-        probs = _predict(model, self.crops)
+        probs = predict_probs(model, self.crops)
         entry: dict[str, Any] = {
             **top_k_scores(probs, self.inputs.val_split.labels),
             "sparsity_target": plan.sparsity_target,
@@ -188,7 +183,7 @@ class Family:
     def _finish_variant(self, plan: SourcePlan, mode: str, name: str, data: bytes) -> None:
         """write -> measure -> verify one converted variant."""
         inputs, config = self.inputs, self.config
-        data = _with_metadata(data, name, inputs)
+        data = with_metadata(data, name, inputs)
         path = write_bytes(inputs.run_dir / VARIANTS_DIR / f"{name}.tflite", data)
         m, variant_top1 = measure_variant(
             name,
@@ -296,13 +291,80 @@ class Family:
             self.measured[j] = replace(m, status="failed", error=reasons)
 
 
-def _predict(model: Any, crops: np.ndarray, batch: int = 64) -> np.ndarray:
-    # Batches of uint8 cast one at a time: the paper model's float val set is 600 MB.
+def predict_probs(model: Any, crops: np.ndarray, batch: int = 64) -> np.ndarray:
+    """Class probabilities of a Keras model on uint8 crops.
+
+    Batches are cast to float one at a time: the paper model's float val set is 600 MB.
+    """
     parts = [
         np.asarray(model(crops[i : i + batch].astype(np.float32), training=False))
         for i in range(0, len(crops), batch)
     ]
     return np.concatenate(parts)
+
+
+def with_metadata(data: bytes, name: str, inputs: RunInputs) -> bytes:
+    """Every variant carries its labels and input normalization (TFLite metadata), so
+    ``alexedge classify`` and MediaPipe name the classes and feed raw pixels unasked.
+    ``alexedge package`` rewrites it with the full description for the phone."""
+    from alexedge.edge_runtime.metadata import ImageInputMetadata, ModelMetadata, write_metadata
+
+    metadata = ModelMetadata(
+        name=f"{inputs.train_config.model} {name}",
+        description=f"alexedge variant {name} of {inputs.run_dir.name}",
+        input=ImageInputMetadata(mean=MODEL_INPUT_MEAN, std=MODEL_INPUT_STD),
+    )
+    labels = _labels_text(inputs).encode()
+    return write_metadata(data, metadata, {metadata.output.labels_file: labels})
+
+
+def start_variants_folder(inputs: RunInputs, config: CompressConfig) -> None:
+    """``RUN/variants/labels.txt`` and ``config.json``, written before the first variant:
+    ``package`` and the report read the class names and the config beside the files."""
+    folder = inputs.run_dir / VARIANTS_DIR
+    write_text(folder / LABELS, _labels_text(inputs))
+    write_json(folder / "config.json", config_to_dict(config))
+
+
+def variants_document(
+    inputs: RunInputs,
+    config: CompressConfig,
+    keras: Mapping[str, Any],
+    measured: Sequence[VariantMeasurement],
+    extras: Mapping[str, Mapping[str, Any]],
+    previous: Mapping[str, Any] | None,
+    added: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The run's ``variants.json``, validated: these rows (each measurement with its
+    ``extras``) and Keras scores merged into ``previous`` (None: nothing to merge; the
+    merge still records the machine), with ``added`` top-level keys (the search's record).
+    """
+    train = inputs.decoded_train
+    skipped = len(inputs.val_split.skipped) + (len(train.skipped) if train else 0)
+    new = {
+        "schema_version": SCHEMA_VERSION,
+        "model": inputs.train_config.model,
+        "input_size": inputs.train_config.input_size,
+        "parameters": int(inputs.model.count_params()),
+        "dataset": {
+            "root": inputs.dataset.root,
+            "classes": inputs.dataset.num_classes,
+            "train_images": len(train) if train else len(inputs.dataset.train),
+            "val_images": len(inputs.val_split),
+            "skipped": skipped,
+        },
+        "keras": dict(keras),
+        "variants": [{**m.to_dict(), **extras.get(m.name, {})} for m in measured],
+        "compress": config_to_dict(config),
+        **(added or {}),
+    }
+    doc = merge_variants_doc(new, previous, inputs.run_dir / VARIANTS_DIR)
+    validate_variants_doc(doc)
+    return doc
+
+
+def _labels_text(inputs: RunInputs) -> str:
+    return "".join(f"{n}\n" for n in inputs.dataset.class_names)
 
 
 def _sparsity_entry(model: Any, config: CompressConfig) -> dict[str, Any]:
@@ -334,21 +396,6 @@ def _float_choices(
         auto = check_float_layers(auto_float_layers(errors, config.auto_float), layers, where)
         choices.append((float_variant_name(base, auto, config.auto_float), auto))
     return choices
-
-
-def _with_metadata(data: bytes, name: str, inputs: RunInputs) -> bytes:
-    """Every variant carries its labels and input normalization (TFLite metadata), so
-    ``alexedge classify`` and MediaPipe name the classes and feed raw pixels unasked.
-    ``alexedge package`` rewrites it with the full description for the phone."""
-    from alexedge.edge_runtime.metadata import ImageInputMetadata, ModelMetadata, write_metadata
-
-    labels = "".join(f"{n}\n" for n in inputs.dataset.class_names).encode()
-    metadata = ModelMetadata(
-        name=f"{inputs.train_config.model} {name}",
-        description=f"alexedge variant {name} of {inputs.run_dir.name}",
-        input=ImageInputMetadata(mean=MODEL_INPUT_MEAN, std=MODEL_INPUT_STD),
-    )
-    return write_metadata(data, metadata, {metadata.output.labels_file: labels})
 
 
 def _report_source(name: str, entry: dict[str, Any], say: Say) -> None:

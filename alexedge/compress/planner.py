@@ -21,19 +21,18 @@ from pathlib import Path
 from typing import Any
 
 import alexedge.progress as progress
-from alexedge.atomic import write_json, write_text
+from alexedge.atomic import write_json
 from alexedge.compress.config import CompressConfig
 from alexedge.compress.diagnostics.measure import VariantMeasurement
 from alexedge.compress.diagnostics.verify import raise_for_failures
-from alexedge.compress.family import TRAINED, Family, SourcePlan
+from alexedge.compress.family import TRAINED, Family, SourcePlan, start_variants_folder
 from alexedge.compress.inputs import load_run_inputs
 from alexedge.compress.techniques.table import TECHNIQUES
-from alexedge.config import config_to_dict
 from alexedge.data.decode import DecodedSplit
 from alexedge.modes import QUANTIZATION_MODES
-from alexedge.run import BEST_MODEL, LABELS, VARIANTS_DIR, VARIANTS_JSON
+from alexedge.run import BEST_MODEL, VARIANTS_JSON
 
-__all__ = ["CompressResult", "compress_run", "plan_family"]
+__all__ = ["CompressResult", "compress_run", "plan_family", "read_variants_doc"]
 
 Say = Callable[[str], None]
 
@@ -83,10 +82,8 @@ def compress_run(
 
         # Before the first write: a mistyped layer name leaves the run folder as it was.
         check_model_float_layers(inputs.model, config.float_layers, str(run_dir / BEST_MODEL))
-    folder = run_dir / VARIANTS_DIR
-    write_text(folder / LABELS, "".join(f"{n}\n" for n in inputs.dataset.class_names))
-    write_json(folder / "config.json", config_to_dict(config))
-    previous = _read_previous(run_dir)
+    start_variants_folder(inputs, config)
+    previous = read_variants_doc(run_dir)
     family = Family.start(inputs, config, say)
     for i, plan in enumerate(plans):
         family.make(plan)
@@ -145,7 +142,9 @@ def _derived(
     return plans
 
 
-def _read_previous(run_dir: Path) -> dict[str, Any] | None:
+def read_variants_doc(run_dir: Path) -> dict[str, Any] | None:
+    """The run's ``variants.json`` as it is now; None when there is none, or it is
+    unreadable or has no list of variants (nothing to merge then)."""
     path = run_dir / VARIANTS_JSON
     try:
         doc = json.loads(path.read_text())

@@ -15,8 +15,8 @@ from typing import Any
 
 import numpy as np
 
+from alexedge.compress.family import predict_probs
 from alexedge.compress.inputs import RunInputs
-from alexedge.compress.search.document import predict
 from alexedge.compress.search.selection import (
     binomial_se_points,
     class_losses,
@@ -127,7 +127,7 @@ def search_images(inputs: RunInputs, selection_data: Path | None, seed: int) -> 
     val = inputs.val_split
     crops = center_crops(val.images, size)
     files = tuple(_relative(p, inputs.dataset.root) for p in val.paths)
-    probs = predict(inputs.model, crops)
+    probs = predict_probs(inputs.model, crops)
     whole = Half(crops, np.asarray(val.labels), files, probs)
     names = tuple(inputs.dataset.class_names)
     if selection_data is None:
@@ -141,7 +141,7 @@ def search_images(inputs: RunInputs, selection_data: Path | None, seed: int) -> 
             split.rule,
         )
     chosen = _folder_images(selection_data, inputs.dataset.class_ids, names, size)
-    selection = Half(*chosen, predict(inputs.model, chosen[0]))
+    selection = Half(*chosen, predict_probs(inputs.model, chosen[0]))
     return SearchImages(selection, whole, names, str(selection_data), None, None)
 
 

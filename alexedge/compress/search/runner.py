@@ -25,17 +25,18 @@ from typing import Any
 import numpy as np
 
 import alexedge.progress as progress
-from alexedge.atomic import write_bytes, write_json, write_text
+from alexedge.atomic import write_bytes, write_json
 from alexedge.compress.config import CompressConfig
 from alexedge.compress.diagnostics.measure import VariantMeasurement, measure_variant
-from alexedge.compress.inputs import RunInputs, load_run_inputs
-from alexedge.compress.search.config import SearchConfig
-from alexedge.compress.search.document import (
-    earlier_rows,
-    labelled,
-    predict,
+from alexedge.compress.family import (
+    predict_probs,
+    start_variants_folder,
     variants_document,
+    with_metadata,
 )
+from alexedge.compress.inputs import RunInputs, load_run_inputs
+from alexedge.compress.planner import read_variants_doc
+from alexedge.compress.search.config import SearchConfig
 from alexedge.compress.search.images import Half, SearchImages, search_images
 from alexedge.compress.search.record import search_record
 from alexedge.compress.search.search import Result, SearchOutcome, run_search
@@ -45,7 +46,7 @@ from alexedge.config import config_to_dict
 from alexedge.data.decode import DecodedSplit
 from alexedge.metrics import ranked_classes, top_k_scores
 from alexedge.modes import MODES
-from alexedge.run import LABELS, VARIANTS_DIR, VARIANTS_JSON
+from alexedge.run import VARIANTS_DIR, VARIANTS_JSON
 
 __all__ = ["SearchRunResult", "search_run"]
 
@@ -89,9 +90,7 @@ def search_run(
     )
     images = search_images(inputs, search.selection_data, config.seed)
     say(images.describe(search.max_loss))
-    folder = run_dir / VARIANTS_DIR
-    write_text(folder / LABELS, "".join(f"{n}\n" for n in inputs.dataset.class_names))
-    write_json(folder / "config.json", config_to_dict(config))
+    start_variants_folder(inputs, config)
     with contextlib.ExitStack() as stack:
         scratch = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="alexedge-search-")))
         evaluator = _Evaluator(inputs, config, images, scratch, stack, say)
@@ -130,7 +129,7 @@ class _Evaluator:
         recipe = candidate.recipe
         model = self.model(recipe)
         data = self.convert(recipe, model)
-        data = self._labelled(data, recipe, candidate.name)
+        data = with_metadata(data, candidate.name, self.inputs)
         path = write_bytes(self.scratch / f"{candidate.name}.tflite", data)
         keras = self.keras_top1(recipe.source, model)
         m, top1 = self._measure(recipe, path, self.images.selection, keras, candidate.name)
@@ -201,9 +200,6 @@ class _Evaluator:
             self.keras[source] = _top1(model, self.images.selection.crops)
         return self.keras[source]
 
-    def _labelled(self, data: bytes, recipe: Recipe, name: str) -> bytes:
-        return labelled(data, name, self.inputs)
-
     def _measure(
         self, recipe: Recipe, path: Path, half: Half, keras: np.ndarray, name: str
     ) -> tuple[VariantMeasurement, np.ndarray]:
@@ -251,10 +247,10 @@ class _Evaluator:
         scratch = self.scratch / f"{candidate.name}.tflite"
         if not scratch.is_file():
             self(candidate)
-        data = self._labelled(scratch.read_bytes(), recipe, name)
+        data = with_metadata(scratch.read_bytes(), name, self.inputs)
         path = write_bytes(self.inputs.run_dir / VARIANTS_DIR / f"{name}.tflite", data)
         half = self.images.reporting
-        probs = predict(self.model(recipe), half.crops)
+        probs = predict_probs(self.model(recipe), half.crops)
         keras = ranked_classes(probs, 1)[:, 0]
         m, top1 = self._measure(recipe, path, half, keras, name)
         scores = {
@@ -267,7 +263,7 @@ class _Evaluator:
 
 
 def _top1(model: Any, crops: np.ndarray) -> np.ndarray:
-    return ranked_classes(predict(model, crops), 1)[:, 0]
+    return ranked_classes(predict_probs(model, crops), 1)[:, 0]
 
 
 def _line(candidate: Candidate, r: Result) -> str:
@@ -299,8 +295,13 @@ def _write_document(
     outcome: SearchOutcome,
     say: Say,
 ) -> dict[str, Any]:
-    """The float32 reference and the selected file measured on the reporting images, and
-    the ``search`` record, merged into ``variants.json`` as ``compress`` merges."""
+    """``variants.json``: the float32 reference and the selected file measured on the
+    reporting images, their Keras scores and the ``search`` record.
+
+    Unlike ``compress``, nothing of an earlier document is merged in: its rows were
+    measured on the whole validation split and compared with the float model there, and
+    one table must compare like with like. Their files stay in ``RUN/variants/``.
+    """
     # Every size ratio is against the trained model's float32 file, named as compress does.
     written = [(Candidate(Recipe("float32"), "reference"), REFERENCE)]
     if outcome.selected is not None:
@@ -320,9 +321,10 @@ def _write_document(
         images.selection_record(search.max_loss),
         images.reporting_record(outcome.selected, reported),
     )
-    rows = [{**m.to_dict(), **extras[m.name]} for m in measured]
-    doc = variants_document(inputs, config, keras, rows, record)
-    if earlier := earlier_rows(inputs):
-        say(f"variants.json: its {earlier} earlier rows are replaced (their files stay)")
+    doc = variants_document(inputs, config, keras, measured, extras, None, {"search": record})
+    earlier = read_variants_doc(inputs.run_dir)
+    if earlier and earlier["variants"]:
+        rows = len(earlier["variants"])
+        say(f"variants.json: its {rows} earlier rows are replaced (their files stay)")
     write_json(inputs.run_dir / VARIANTS_JSON, doc)
     return doc
