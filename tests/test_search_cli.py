@@ -1,11 +1,13 @@
 """``alexedge compress --max-loss``: bad search options are one line, exit 2, nothing written
-(the fabricated run of ``test_compress_cli`` has no loadable model: checks come first)."""
+(the fabricated run of ``test_compress_cli`` has no loadable model: checks come first);
+``alexedge pipeline --max-loss`` refuses the options a search replaces the same way."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import pytest
+import typer
 from test_compress_cli import _app, _fake_run, _snapshot
 from typer.testing import CliRunner
 
@@ -38,3 +40,25 @@ def test_bad_search_options_are_one_line(tmp_path: Path, args: list[str], needle
     assert result.exit_code == 2, result.output
     assert needle in result.output
     assert _snapshot(tmp_path) == before
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (["--sparsity", "0.5"], "--max-loss searches its own ladder: drop --sparsity"),
+        (["--quantize", "int8", "--sparsity", "0"], "drop --sparsity, --quantize"),
+    ],
+)
+def test_the_pipeline_refuses_what_a_search_replaces_as_compress_does(
+    tmp_path: Path, args: list[str], needle: str
+) -> None:
+    from alexedge.cli.pipeline import register
+
+    app = typer.Typer()
+    app.callback()(lambda: None)  # keep `pipeline` a named subcommand
+    register(app)
+    out = tmp_path / "run"
+    result = CliRunner().invoke(app, ["pipeline", "--out", str(out), "--max-loss", "1", *args])
+    assert result.exit_code == 2, result.output
+    assert needle in result.output
+    assert not list(tmp_path.iterdir()), "nothing is written before the refusal"

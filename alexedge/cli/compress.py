@@ -26,7 +26,6 @@ from alexedge.cli.search_options import (
 )
 from alexedge.compress.config import CompressConfig, parse_float_list, parse_name_list
 from alexedge.compress.search.config import SearchConfig
-from alexedge.errors import ConfigError
 from alexedge.modes import MODES
 from alexedge.quiet import import_tensorflow
 
@@ -150,10 +149,7 @@ def compress(
     options = dict(locals())  # every parameter above, by name; None = not given
     for name in ("run", "representative", "data"):  # the command's own, not the config's
         del options[name]
-    search = search_config(*(options.pop(name) for name in _SEARCH))
-    replaced = [flag for name, flag in _REPLACED.items() if options[name] is not None]
-    if search is not None and replaced:
-        raise ConfigError(f"--max-loss searches its own ladder: drop {', '.join(replaced)}")
+    search = search_config(*(options.pop(name) for name in _SEARCH), family=options)
     options["sparsities"] = parsed(parse_float_list, sparsities, "--sparsity")
     options["quantize"] = parsed(parse_name_list, quantize, "--quantize")
     options["skip_layers"] = parsed(_names, skip_layers, "--skip-layers")
@@ -179,16 +175,6 @@ def compress(
 show_config_defaults(compress, CompressConfig(), SearchConfig())
 
 _SEARCH = ("max_loss", "max_class_loss", "objective", "budget_minutes", "selection_data")
-# The family options a search replaces with its ladder: refused with it, not ignored.
-_REPLACED = {
-    "sparsities": "--sparsity",
-    "quantize": "--quantize",
-    "qat": "--qat",
-    "qat_int4": "--qat-int4",
-    "clusters": "--clusters",
-    "float_layers": "--float-layers",
-    "auto_float": "--auto-float",
-}
 
 
 def _search(

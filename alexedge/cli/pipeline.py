@@ -166,7 +166,7 @@ def pipeline(
             objective,
             budget_minutes,
             selection_data,
-            family={},
+            family={"sparsities": sparsities, "quantize": quantize},
         ),
         force=force,
     )

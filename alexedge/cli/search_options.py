@@ -4,11 +4,13 @@ others only mean something with it."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from alexedge.compress.search.config import REPLACED_OPTIONS
 from alexedge.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -33,7 +35,7 @@ MaxLoss = Annotated[
         "a sparsity ladder with bisection, int4-aware fine-tuning and clustering of the best "
         "pruning, float fallback) are chosen on a fixed half of each class's validation "
         "images and the winner is reported on the other half; the search replaces "
-        "--sparsity, --quantize, --qat, --qat-int4, --clusters, --float-layers, --auto-float.",
+        f"{', '.join(REPLACED_OPTIONS.values())}.",
     ),
 ]
 MaxClassLoss = Annotated[
@@ -71,8 +73,14 @@ def search_config(
     objective: str | None,
     budget_minutes: float | None,
     selection_data: Path | None,
+    *,
+    family: Mapping[str, object],
 ) -> SearchConfig | None:
-    """The ``SearchConfig`` of the options given, or None without ``--max-loss``."""
+    """The ``SearchConfig`` of the options given, or None without ``--max-loss``.
+
+    ``family`` holds the command's family options by field (None: not given): those a
+    search replaces are refused beside ``--max-loss`` (``REPLACED_OPTIONS``).
+    """
     others = {
         "--max-class-loss": max_class_loss,
         "--objective": objective,
@@ -85,7 +93,9 @@ def search_config(
             raise ConfigError(f"{', '.join(given_alone)}: only with --max-loss PT (a search)")
         return None
     from alexedge.cli.options import given
-    from alexedge.compress.search.config import SearchConfig
+    from alexedge.compress.search.config import SearchConfig, refuse_replaced_options
+
+    refuse_replaced_options(family)
 
     return SearchConfig(
         **given(

@@ -8,14 +8,28 @@ ladder of candidates.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from alexedge.compress.search.search import Limits
 from alexedge.compress.search.space import Ladder
 from alexedge.config import require
+from alexedge.errors import ConfigError
 
-__all__ = ["SearchConfig"]
+__all__ = ["REPLACED_OPTIONS", "SearchConfig", "refuse_replaced_options"]
+
+# The family options a search replaces with its ladder (CompressConfig field -> flag):
+# given with --max-loss they are refused, not ignored, by every command that searches.
+REPLACED_OPTIONS = {
+    "sparsities": "--sparsity",
+    "quantize": "--quantize",
+    "qat": "--qat",
+    "qat_int4": "--qat-int4",
+    "clusters": "--clusters",
+    "float_layers": "--float-layers",
+    "auto_float": "--auto-float",
+}
 
 
 @dataclass(frozen=True)
@@ -50,3 +64,15 @@ class SearchConfig:
 
     def limits(self) -> Limits:
         return Limits(self.max_loss, self.max_class_loss, self.objective)
+
+
+def refuse_replaced_options(options: Mapping[str, object]) -> None:
+    """``ConfigError`` naming each option of ``REPLACED_OPTIONS`` given beside a search.
+
+    Args:
+        options: a command's family options by ``CompressConfig`` field (None: not
+            given); fields a command does not have may be absent.
+    """
+    given = [flag for name, flag in REPLACED_OPTIONS.items() if options.get(name) is not None]
+    if given:
+        raise ConfigError(f"--max-loss searches its own ladder: drop {', '.join(given)}")
