@@ -1,15 +1,16 @@
 """``search_run``: the search on a real run, with the techniques ``alexedge compress`` has.
 
-A candidate's recipe is built by the same functions the compress family uses (``prune``,
-``cluster``, ``qat4_finetune``, the converter's ``exporter``, ``calibrate`` and
-``export_with_float_layers`` for float fallback) and measured by the same
-``measure_variant``, but on the selection images only. Fine-tuned Keras models and their
-saved graphs are kept for the whole search, so the int8 and int4 files of one pruned
-model, and the clustering and int4-aware fine-tune on top of it, pay for its pruning
-once. Candidate files live in a temporary folder; only the selected file and the float32
-reference are written to ``RUN/variants/``, measured on the reporting images, and
-``RUN/variants.json`` holds those two rows and the ``search`` record of every candidate
-tried (an earlier compress's rows, measured on other images, are not carried over).
+A candidate's recipe is built by the same functions the compress family uses (the
+``prune``, ``cluster`` and ``qat4`` rows of ``techniques.table.TECHNIQUES``, the
+converter's ``exporter``, ``calibrate`` and ``export_with_float_layers`` for float
+fallback) and measured by the same ``measure_variant``, but on the selection images only.
+Fine-tuned Keras models and their saved graphs are kept for the whole search, so the int8
+and int4 files of one pruned model, and the clustering and int4-aware fine-tune on top of
+it, pay for its pruning once. Candidate files live in a temporary folder; only the
+selected file and the float32 reference are written to ``RUN/variants/``, measured on the
+reporting images, and ``RUN/variants.json`` holds those two rows and the ``search``
+record of every candidate tried (an earlier compress's rows, measured on other images,
+are not carried over).
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ from alexedge.compress.search.record import search_record
 from alexedge.compress.search.search import Result, SearchOutcome, run_search
 from alexedge.compress.search.selection import class_losses
 from alexedge.compress.search.space import Candidate, Recipe, ladder_stages
+from alexedge.compress.techniques.table import TECHNIQUES
 from alexedge.config import config_to_dict
 from alexedge.data.decode import DecodedSplit
 from alexedge.metrics import ranked_classes, top_k_scores
@@ -141,34 +143,29 @@ class _Evaluator:
         """The Keras model of ``recipe.source``, fine-tuned once and kept."""
         if recipe.source in self.models:
             return self.models[recipe.source]
+        pruned = Recipe(recipe.mode, recipe.sparsity).source
+        if pruned not in self.models:
+            self.say(f"{pruned}: prune + fine-tune from float ...")
+            self.models[pruned] = self._make("prune", "float", recipe)
+        model = self.models[pruned]
+        if recipe.clusters or recipe.qat4:
+            self.say(f"{recipe.source}: fine-tune from {pruned} ...")
+            model = self._make("cluster" if recipe.clusters else "qat4", pruned, recipe)
+        self.models[recipe.source] = model
+        return model
+
+    def _make(self, technique: str, parent: str, recipe: Recipe) -> Any:
+        """``technique``'s row of ``TECHNIQUES`` on a kept model, as ``compress`` makes a
+        source: the pruning target also tells clustering and int4 QAT to keep zeros."""
         from alexedge.compress.techniques.finetune import FinetuneData
 
         inputs = self.inputs
         data = FinetuneData(
             inputs.train_split(), inputs.dataset.num_classes, inputs.stats, inputs.train_config
         )
-        pruned = Recipe(recipe.mode, recipe.sparsity).source
-        if pruned not in self.models:
-            from alexedge.compress.techniques.prune import prune
-
-            self.say(f"{pruned}: prune + fine-tune from float ...")
-            self.models[pruned] = prune(self.models["float"], data, self.config, recipe.sparsity)
-        parent, keep_zeros = self.models[pruned], recipe.sparsity > 0
-        if recipe.clusters or recipe.qat4:
-            self.say(f"{recipe.source}: fine-tune from {pruned} ...")
-        if recipe.clusters:
-            from alexedge.compress.techniques.cluster import cluster
-
-            config = replace(self.config, clusters=recipe.clusters)
-            model = cluster(parent, data, config, preserve_sparsity=keep_zeros)
-        elif recipe.qat4:
-            from alexedge.compress.techniques.qat4 import qat4_finetune
-
-            model = qat4_finetune(parent, data, self.config, keep_zeros=keep_zeros)
-        else:
-            model = parent
-        self.models[recipe.source] = model
-        return model
+        config = replace(self.config, clusters=recipe.clusters) if recipe.clusters else self.config
+        make = TECHNIQUES[technique].make
+        return make(self.models[parent], data, config, recipe.sparsity)
 
     def convert(self, recipe: Recipe, model: Any) -> bytes:
         config, mode = self.config, recipe.mode

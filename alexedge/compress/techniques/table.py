@@ -5,7 +5,8 @@ the technique module's own function) and what follows from the technique: which 
 its source exports, whether its variants are quantization-aware, report sparsity or are
 checked for collapse. The planner and ``compress.family`` read these fields instead of
 testing technique names, so adding a technique is its module, its row here and its
-line in ``planner._derived``.
+line in ``planner._derived``; the search (``compress.search.runner``) makes its pruned,
+clustered and int4-aware models through the same ``make``.
 """
 
 from __future__ import annotations
