@@ -316,13 +316,31 @@ def main() -> None:
     out = args.out or Path("/tmp") / "alexedge-bench" / f"transfer-{stamp}"
     out.mkdir(parents=True, exist_ok=True)
     backbone, pretraining = pretrain(args, out)
-    results = []
+    results = earlier_results(out / "transfer.json")
     for key in args.subsets:
         for per_class in args.per_class:
-            results += run_view(args, backbone, key, per_class, out / f"{key}-{per_class}")
+            fresh = run_view(args, backbone, key, per_class, out / f"{key}-{per_class}")
+            ran = {(r.subset, r.per_class, r.arm) for r in fresh}
+            results = [r for r in results if (r.subset, r.per_class, r.arm) not in ran] + fresh
             _write(out, hardware, backbone, pretraining, results)
     print()
     print("\n".join([*table(results, hardware), "", *floors(results)]))
+
+
+def earlier_results(path: Path) -> list[ArmResult]:
+    """The arms an earlier invocation with the same ``--out`` measured.
+
+    Kept so a plan can run in pieces (``--skip``, one subset at a time, a crash) and
+    still get one table and the floors; an arm run again replaces its earlier row.
+    """
+    if not path.is_file():
+        return []
+    results = []
+    for row in json.loads(path.read_text())["results"]:
+        row = {k: v for k, v in row.items() if k not in ("minutes", "cpu_minutes")}
+        row["steps"] = [Timed(**step) for step in row["steps"]]
+        results.append(ArmResult(**row))
+    return results
 
 
 def _write(
