@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from alexedge.config import require
-from alexedge.modes import MODES
+from alexedge.modes import ISOLATED, MODES, modes_with_error_report
 
 __all__ = [
     "Candidate",
@@ -32,8 +32,9 @@ __all__ = [
     "ladder_stages",
 ]
 
-# Modes with integer activations whose error report names layers to keep in float.
-_FALLBACK_MODES = ("int8",)
+# Float fallback ranks layers by the isolated error report (the TFLite debugger), as
+# compress's --auto-float does: only the modes that have one (alexedge.modes) can fall back.
+_FALLBACK_MODES = modes_with_error_report(ISOLATED)
 
 
 @dataclass(frozen=True)
