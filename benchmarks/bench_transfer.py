@@ -244,7 +244,7 @@ def table(results: list[ArmResult], hardware: str) -> list[str]:
         "| recipe / weights |",
         "|---|---|---|---|---|---|---|---|---|",
     ]
-    for r in results:
+    for r in sorted(results, key=lambda r: (r.subset, r.per_class, ARMS.index(r.arm))):
         what = f"failed: {r.error}" if r.error else "; ".join(filter(None, (r.recipe, r.weights)))
         lines.append(
             f"| {r.subset} | {r.per_class} | {r.arm} | {_pct(r.top1)} | {_pct(r.top5)} | "
