@@ -175,7 +175,7 @@ def test_blank_calibration_is_refused() -> None:
 
 def test_a_first_run_makes_what_the_report_and_the_bundle_need() -> None:
     """The defaults stay short: the float32 reference, int8 of the trained and the pruned
-    model (the bundle), no per-layer error pass, bf16 training where the CPU has it."""
+    model (the bundle), no per-layer error pass."""
     names = [
         variant_name(plan.name, mode, FIRST_RUN_COMPRESS.per_channel)
         for plan in plan_family(FIRST_RUN_COMPRESS)
@@ -183,7 +183,7 @@ def test_a_first_run_makes_what_the_report_and_the_bundle_need() -> None:
     ]
     assert names == ["float32", "int8", "pruned75-int8"]
     assert not FIRST_RUN_COMPRESS.layer_errors
-    assert FIRST_RUN_TRAIN.precision == "auto"
+    assert FIRST_RUN_TRAIN.epochs < TrainConfig().epochs
     assert PipelineConfig(out=Path("run")).compress == FIRST_RUN_COMPRESS
 
 

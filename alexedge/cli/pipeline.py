@@ -128,11 +128,13 @@ def pipeline(
     in OUT (REPORT.md, variants.json, variants/*.tflite, android_assets/, checkpoints).
     Nothing is packaged when a variant fails its agreement check (exit code 2).
 
-    A first run is kept short on any CPU: bf16 training where the CPU has it, one
-    pruning fine-tune epoch fewer, int8 variants only beside the float32 reference, no
-    per-layer error pass. Each long path is one option away: --precision float32,
-    --finetune-epochs 3, --quantize float32,dynamic,float16,int8, --layer-errors (or
-    `alexedge compress RUN`, whose defaults make all of them).
+    A first run is kept short on any CPU: 6 float32 training epochs of a recipe that
+    learns the built-in data in that many (AdamW, no label smoothing, PCA lighting or
+    dropout), one pruning fine-tune epoch, int8 variants only beside the float32
+    reference, no per-layer error pass. Each long path is one option away: --epochs N,
+    --precision auto (bf16 where the CPU has it), --finetune-epochs 3, --quantize
+    float32,dynamic,float16,int8, --layer-errors (or `alexedge compress RUN`, whose
+    defaults make all of them, on the finished run).
     """
     from alexedge.pipeline import PipelineConfig, run_pipeline
 
