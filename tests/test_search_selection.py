@@ -10,6 +10,7 @@ from alexedge.compress.search.selection import (
     class_losses,
     paired_flips,
     split_selection,
+    worst_class,
 )
 
 
@@ -46,6 +47,13 @@ def test_binomial_error_and_class_losses() -> None:
     labels = np.array([0, 0, 1, 1])
     losses = class_losses(labels, np.array([1, 1, 1, 0]), np.array([1, 0, 1, 1]), 3)
     assert list(losses) == [50.0, -50.0, 0.0]
+
+
+def test_the_worst_class_is_the_one_that_loses_most_the_first_on_a_tie() -> None:
+    labels = np.array([0, 0, 1, 1, 2, 2])
+    reference = np.array([1, 1, 1, 1, 1, 1])
+    assert worst_class(labels, reference, np.array([1, 1, 0, 1, 0, 0]), 3) == (2, 100.0)
+    assert worst_class(labels, reference, np.array([0, 1, 0, 1, 1, 1]), 3) == (0, 50.0)
 
 
 def test_the_records_say_how_noisy_a_decision_is() -> None:

@@ -19,9 +19,9 @@ from alexedge.compress.family import predict_probs
 from alexedge.compress.inputs import RunInputs
 from alexedge.compress.search.selection import (
     binomial_se_points,
-    class_losses,
     paired_flips,
     split_selection,
+    worst_class,
 )
 from alexedge.data.files import list_images
 from alexedge.errors import DataError
@@ -108,15 +108,14 @@ class SearchImages:
         if selected is None or selected not in reported:
             return record
         correct = reported[selected] == half.labels
-        losses = class_losses(half.labels, half.float_correct, correct, self.num_classes)
-        worst = int(np.argmax(losses))
+        worst, worst_loss = worst_class(half.labels, half.float_correct, correct, self.num_classes)
         flips = paired_flips(half.float_correct, correct)
         return {
             **record,
             "top1": round(float(np.mean(correct)), 6),
             "loss": round(flips.loss_points, 4),
             "worst_class": self.class_names[worst],
-            "worst_class_loss": round(float(losses[worst]), 4),
+            "worst_class_loss": round(worst_loss, 4),
             "flips": flips.to_dict(),
         }
 

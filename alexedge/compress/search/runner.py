@@ -41,7 +41,7 @@ from alexedge.compress.search.config import SearchConfig
 from alexedge.compress.search.images import Half, SearchImages, search_images
 from alexedge.compress.search.record import search_record
 from alexedge.compress.search.search import Result, SearchOutcome, run_search
-from alexedge.compress.search.selection import class_losses
+from alexedge.compress.search.selection import worst_class
 from alexedge.compress.search.space import Candidate, Recipe, ladder_stages
 from alexedge.compress.techniques.table import TECHNIQUES
 from alexedge.config import config_to_dict
@@ -218,15 +218,15 @@ class _Evaluator:
 
     def _result(self, recipe: Recipe, m: VariantMeasurement, top1: np.ndarray) -> Result:
         half = self.images.selection
-        losses = class_losses(
-            half.labels, half.float_correct, top1 == half.labels, self.images.num_classes
+        correct = top1 == half.labels
+        worst, worst_loss = worst_class(
+            half.labels, half.float_correct, correct, self.images.num_classes
         )
-        worst = int(np.argmax(losses))
         return Result(
             top1=m.top1,
             loss=100.0 * (half.float_top1 - m.top1),
             worst_class=self.images.class_names[worst],
-            worst_class_loss=float(losses[worst]),
+            worst_class_loss=worst_loss,
             bytes=m.bytes,
             gzip_bytes=m.gzip_bytes,
             latency_ms=m.latency_ms_1_thread,

@@ -28,6 +28,7 @@ __all__ = [
     "class_losses",
     "paired_flips",
     "split_selection",
+    "worst_class",
 ]
 
 SPLIT_RULE = (
@@ -120,3 +121,16 @@ def class_losses(
             cand = np.mean(np.asarray(candidate_correct)[members])
             losses[c] = 100.0 * (ref - cand)
     return losses
+
+
+def worst_class(
+    labels: np.ndarray,
+    reference_correct: np.ndarray,
+    candidate_correct: np.ndarray,
+    num_classes: int,
+) -> tuple[int, float]:
+    """The class that loses the most top-1 points against the reference, and those points
+    (the lowest label on a tie): what the per-class limit is checked on."""
+    losses = class_losses(labels, reference_correct, candidate_correct, num_classes)
+    worst = int(np.argmax(losses))
+    return worst, float(losses[worst])
