@@ -52,6 +52,18 @@ def test_plan_counts_what_is_left_after_tracing_and_evaluation() -> None:
     assert plan_epochs(10.0, 12.0, timing, 30) == 1  # over budget already: stop at 1
 
 
+def test_a_head_alone_first_epoch_plans_the_full_epochs_at_three_times_its_cost() -> None:
+    timing = EpochTiming(epoch=2.0, trace=3.0, evaluation=5.0, first_epoch=5.0)
+    # 77 s left after epoch 1; 2 more head-alone epochs (4 s) and a second trace (3 s)
+    # leave 70 s for epochs of ~6 s: 11 of them, so 1 + 2 + 11.
+    assert plan_epochs(100.0, 10.0, timing, 1000, frozen=3) == 14
+    # Timed on an epoch that trained every layer (resumed past the frozen ones): no scaling.
+    assert plan_epochs(100.0, 10.0, timing, 1000, done=4, frozen=3) == 4 + 38
+    # Not even the head-alone epochs fit: as many of them as do.
+    assert plan_epochs(13.0, 10.0, timing, 1000, frozen=3) == 1
+    assert plan_epochs(100.0, 10.0, timing, 5, frozen=3) == 5  # the recipe's epochs at most
+
+
 def test_planned_config_scales_every_count_of_epochs() -> None:
     config = tiny_config(epochs=100, average_epochs=10, plain_epochs=20, warmup_epochs=5)
     planned = planned_config(config, 30)

@@ -33,6 +33,10 @@ __all__ = ["EpochTiming", "FirstEpochTimer", "plan_epochs", "plan_line", "planne
 _EVAL_PASSES = 11
 # Left unplanned for what the timing does not see (saving best.keras, metrics.json).
 _MARGIN = 0.05
+# A head-alone epoch (``--freeze-epochs``) runs the whole forward pass but the backward
+# pass of the head only; training every layer adds the backward pass, about twice the
+# forward's work, so an epoch after the frozen ones costs about three timed ones.
+_FULL_OVER_FROZEN = 3.0
 
 
 @dataclass(frozen=True)
@@ -105,14 +109,31 @@ class FirstEpochTimer(keras.callbacks.Callback):
 
 
 def plan_epochs(
-    budget: float, elapsed: float, timing: EpochTiming, max_epochs: int, done: int = 1
+    budget: float,
+    elapsed: float,
+    timing: EpochTiming,
+    max_epochs: int,
+    done: int = 1,
+    frozen: int = 0,
 ) -> int:
     """Epochs (``done`` of them trained, ``max_epochs`` at most) that end the run within
     ``budget`` seconds; ``elapsed``: seconds of the run so far, the timed epoch included.
+
+    ``frozen``: the run's head-alone epochs (``--freeze-epochs``). When the timed epoch
+    was one of them, the epochs that train every layer cost ``_FULL_OVER_FROZEN`` times
+    as much, and unfreezing traces the step once more.
     """
     left = budget * (1 - _MARGIN) - elapsed - timing.trace - timing.evaluation
-    more = math.floor(left / timing.epoch) if timing.epoch > 0 else max_epochs
-    return max(done, min(max_epochs, done + more))
+    if timing.epoch <= 0:
+        return max_epochs
+    if done > frozen:  # the timed epoch trained every layer
+        return max(done, min(max_epochs, done + math.floor(left / timing.epoch)))
+    head_alone = min(frozen, max_epochs) - done
+    if left < head_alone * timing.epoch:
+        return max(done, done + math.floor(left / timing.epoch))
+    left -= head_alone * timing.epoch + timing.trace
+    full = max(0, math.floor(left / (timing.epoch * _FULL_OVER_FROZEN)))
+    return min(max_epochs, done + head_alone + full)
 
 
 def planned_config(config: TrainConfig, epochs: int) -> TrainConfig:

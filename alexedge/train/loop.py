@@ -374,7 +374,9 @@ def _plan_budget(
     )
     timing = timer.timing(config.average_epochs)
     elapsed = time.monotonic() - started
-    epochs = plan_epochs(config.time_budget * 60, elapsed, timing, config.epochs, epoch + 1)
+    epochs = plan_epochs(
+        config.time_budget * 60, elapsed, timing, config.epochs, epoch + 1, config.freeze_epochs
+    )
     planned = planned_config(config, epochs)
     session.schedule.schedule = make_schedule(planned, steps).schedule
     session.trainer.train_function = None  # its trace holds the old schedule's constants
