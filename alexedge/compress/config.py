@@ -57,7 +57,7 @@ class CompressConfig:
             what it learned.
         qat_int4: also fine-tune every pruned model (the trained one when nothing is
             pruned) with its Conv/Dense kernels on the int4 grid, zeros kept
-            (``alexedge.compress.qat4``), and export it as int4.
+            (``alexedge.compress.techniques.qat4``), and export it as int4.
         clusters: weight clusters per layer (0: no clustering) of every pruned model,
             or of the trained model when nothing is pruned.
         preserve_sparsity: clustering a pruned model keeps its zeros.
