@@ -18,6 +18,7 @@ import pytest
 from typer.testing import CliRunner
 
 from alexedge.android_assets.embedder import MIN_COSINE, EmbedderConfig, package_embedder
+from alexedge.android_assets.package import PackageConfig
 from alexedge.cli import app
 from alexedge.edge_runtime import Embedder, cosine_similarity, read_metadata
 from alexedge.errors import ConfigError
@@ -75,10 +76,14 @@ def test_edge_vectors_are_the_keras_vectors(run: Path, bundle) -> None:
 
 
 def test_int8_embedder_agrees_and_conv_layers_export(run: Path, tmp_path: Path) -> None:
-    int8 = package_embedder(run, EmbedderConfig(mode="int8", out=tmp_path / "int8"))
+    int8 = package_embedder(
+        run, EmbedderConfig(mode="int8", bundle=PackageConfig(out=tmp_path / "int8"))
+    )
     assert int8.agreement.median >= MIN_COSINE and int8.mode == "int8"
     assert Embedder(tmp_path / "int8" / "model.tflite").input_dtype == np.uint8
-    conv = package_embedder(run, EmbedderConfig(layer="conv5", out=tmp_path / "conv5"))
+    conv = package_embedder(
+        run, EmbedderConfig(layer="conv5", bundle=PackageConfig(out=tmp_path / "conv5"))
+    )
     data = [Path(reload_dataset(run).root)]
     keras = embed(run, data, EmbedConfig(layer="conv5"))
     edge = embed(tmp_path / "conv5" / "model.tflite", data)

@@ -20,6 +20,7 @@ import pytest
 from PIL import Image
 
 from alexedge.android_assets.embedder import EmbedderConfig, package_embedder
+from alexedge.android_assets.package import PackageConfig
 from alexedge.edge_runtime import Embedder, cosine_similarity
 from alexedge.preprocess import eval_transform
 from alexedge.run import reload_dataset
@@ -88,7 +89,9 @@ def test_mediapipe_embedder_agrees_with_ours(
     mode: str,
     layer: str | None,
 ) -> None:
-    bundle = package_embedder(run, EmbedderConfig(mode=mode, layer=layer, out=tmp_path / "b"))
+    bundle = package_embedder(
+        run, EmbedderConfig(mode=mode, layer=layer, bundle=PackageConfig(out=tmp_path / "b"))
+    )
     model = bundle.folder / "model.tflite"
     pixels, files = images
     ours = Embedder(model).embed(pixels)

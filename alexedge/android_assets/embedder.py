@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +31,7 @@ import numpy as np
 
 from alexedge.android_assets.bundle import check_out_folder, staged_folder
 from alexedge.android_assets.manifest import MIN_PARSER_VERSION, NORMALIZATION
+from alexedge.android_assets.package import PackageConfig
 from alexedge.atomic import write_bytes, write_json, write_text
 from alexedge.data.dataset import ImageDataset
 from alexedge.edge_runtime.embedder import Embedder, cosine_similarity
@@ -69,17 +70,14 @@ _DECIMALS = 6
 
 @dataclass(frozen=True)
 class EmbedderConfig:
-    """How to export: the layer (``None``: the input of ``fc8``), the mode, the folder."""
+    """How to export: the layer (``None``: the input of ``fc8``) and the mode; ``bundle``
+    holds what every bundle shares (folder, force, metadata, golden images, data root),
+    declared once in ``PackageConfig`` (its ``variant`` and ``target`` do not apply here).
+    """
 
     layer: str | None = None
     mode: str = "float32"
-    out: Path | None = None
-    force: bool = False
-    author: str = "alexedge"
-    license: str = "unspecified"
-    version: str = "1"
-    golden_images: int = 8
-    data_root: Path | None = None
+    bundle: PackageConfig = field(default_factory=PackageConfig)
     seed: int = 0
 
     def __post_init__(self) -> None:
@@ -87,10 +85,6 @@ class EmbedderConfig:
             raise ConfigError(
                 f"--embedder-mode {self.mode!r}: choose one of {', '.join(EMBEDDER_MODES)}"
             )
-        if not 1 <= self.golden_images <= 100:
-            raise ConfigError(f"golden_images must be from 1 to 100, got {self.golden_images}")
-        if self.out is not None and not isinstance(self.out, Path):
-            object.__setattr__(self, "out", Path(self.out))
 
 
 @dataclass(frozen=True)
@@ -137,12 +131,12 @@ def package_embedder(run_dir: Path, config: EmbedderConfig | None = None) -> Emb
     """
     config = config or EmbedderConfig()
     run_dir = Path(run_dir)
-    out = config.out or default_embedder_out(run_dir)
-    check_out_folder(out, config.force, protect=run_dir)
+    out = config.bundle.out or default_embedder_out(run_dir)
+    check_out_folder(out, config.bundle.force, protect=run_dir)
     check_trained_run(run_dir)
-    dataset = _dataset(run_dir, config.data_root)
-    checked = _golden_files(dataset, max(CHECK_IMAGES, config.golden_images))
-    golden = checked[: config.golden_images]
+    dataset = _dataset(run_dir, config.bundle.data_root)
+    checked = _golden_files(dataset, max(CHECK_IMAGES, config.bundle.golden_images))
+    golden = checked[: config.bundle.golden_images]
     extractor, layer = _extractor(run_dir, config.layer)
     size = int(extractor.input_shape[1])
     model = _convert(extractor, config.mode, dataset, size, config.seed)
@@ -151,7 +145,7 @@ def package_embedder(run_dir: Path, config: EmbedderConfig | None = None) -> Emb
     from alexedge.transfer.embedding import keras_vectors
 
     expected = keras_vectors(extractor, [str(p) for p in checked])
-    with staged_folder(out, config.force) as tmp:
+    with staged_folder(out, config.bundle.force) as tmp:
         write_bytes(tmp / _MODEL_FILE, model)
         vectors = Embedder(tmp / _MODEL_FILE).embed_files(checked)
         agreement = _check_agreement(vectors, expected, config.mode)
@@ -210,9 +204,9 @@ def _metadata(
             f"Image embedder: the {layer} activations of an alexedge classifier, "
             f"{dimensions} values (a conv map is global-average-pooled), not L2-normalised."
         ),
-        version=config.version,
-        author=config.author,
-        license=config.license,
+        version=config.bundle.version,
+        author=config.bundle.author,
+        license=config.bundle.license,
         min_parser_version=MIN_PARSER_VERSION,
         input=ImageInputMetadata(
             name="image",

@@ -119,9 +119,10 @@ def _package_embedder(
     data: Path | None,
 ) -> None:
     from alexedge.android_assets.embedder import MIN_COSINE, EmbedderConfig, package_embedder
+    from alexedge.android_assets.package import PackageConfig
 
-    options = given(layer=layer, mode=mode, out=out, data_root=data)
-    config = EmbedderConfig(force=force, **metadata, **options)
+    shared = PackageConfig(force=force, **metadata, **given(out=out, data_root=data))
+    config = EmbedderConfig(bundle=shared, **given(layer=layer, mode=mode))
     bundle = package_embedder(run, config)
     agreement = bundle.agreement
     typer.echo(
